@@ -1,0 +1,1 @@
+//! The chatsync reference backend (being built; see issue "Reference backend").
