@@ -79,7 +79,11 @@ pub fn validate(summary: &SeqSummary, backend_seq: Option<i64>) -> SequenceValid
         } else {
             format!("local max {max} is ahead of backend {backend}: the server went back")
         };
-        return invalid(ValidationReason::SequenceMismatch, details, tail.into_iter().collect());
+        return invalid(
+            ValidationReason::SequenceMismatch,
+            details,
+            tail.into_iter().collect(),
+        );
     }
     valid(format!("contiguous up to backend sequence {backend}"))
 }
@@ -93,8 +97,17 @@ fn valid(details: String) -> SequenceValidationResult {
     }
 }
 
-fn invalid(reason: ValidationReason, details: String, missing: Vec<SeqRange>) -> SequenceValidationResult {
-    SequenceValidationResult { valid: false, reason, details: Some(details), missing }
+fn invalid(
+    reason: ValidationReason,
+    details: String,
+    missing: Vec<SeqRange>,
+) -> SequenceValidationResult {
+    SequenceValidationResult {
+        valid: false,
+        reason,
+        details: Some(details),
+        missing,
+    }
 }
 
 #[cfg(test)]
@@ -136,7 +149,14 @@ mod tests {
     fn holes_and_tail_are_missing() {
         let r = validate(&summary(1, 10, &[(3, 4), (7, 7)]), Some(12));
         assert_eq!(r.reason, ValidationReason::GapDetected);
-        assert_eq!(r.missing, vec![SeqRange::new(3, 4), SeqRange::new(7, 7), SeqRange::new(11, 12)]);
+        assert_eq!(
+            r.missing,
+            vec![
+                SeqRange::new(3, 4),
+                SeqRange::new(7, 7),
+                SeqRange::new(11, 12)
+            ]
+        );
     }
 
     #[test]
