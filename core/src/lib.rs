@@ -5,8 +5,10 @@
 //! - [`validate`]: the pure sequence validator (the seed's rules);
 //! - the SQLite cache, the sans-I/O sync engine and the async driver build on these.
 
+pub mod runs;
 pub mod types;
 pub mod validate;
 
+pub use runs::SeqRuns;
 pub use types::*;
 pub use validate::{SeqSummary, validate};
