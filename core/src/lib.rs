@@ -8,6 +8,7 @@
 pub mod runs;
 pub mod types;
 pub mod validate;
+pub mod wire;
 
 pub use runs::SeqRuns;
 pub use types::*;
