@@ -185,7 +185,7 @@ enum WireFrame {
     #[serde(rename = "message.new", rename_all = "camelCase")]
     MessageNew {
         request_id: String,
-        message: WireChatMessage,
+        message: Box<WireChatMessage>,
     },
     #[serde(rename = "ticket.updated", rename_all = "camelCase")]
     TicketUpdated {
@@ -227,7 +227,7 @@ pub enum RealtimeFrame {
         /// The chat.
         request_id: String,
         /// The message, sequence `>= 1`.
-        message: ChatMessage,
+        message: Box<ChatMessage>,
     },
     /// A chat's metadata changed; its highest sequence is now this (`None` = unknown).
     TicketUpdated {
@@ -283,15 +283,14 @@ impl WireChatMessage {
                 self.id, self.sequence_number
             )));
         }
-        for optional in [
+        let optional_texts = [
             &self.sender_id,
             &self.client_temp_id,
             &self.screenshot_file_name,
             &self.file_name,
-        ] {
-            if let Some(text) = optional {
-                check_text("a message field", text)?;
-            }
+        ];
+        for text in optional_texts.into_iter().flatten() {
+            check_text("a message field", text)?;
         }
         Ok(ChatMessage {
             id: self.id,
@@ -465,7 +464,7 @@ pub fn decode_realtime_frame(text: &str, cached_at: i64) -> Result<RealtimeFrame
             message,
         } => {
             check_id("requestId", &request_id)?;
-            let message = message.into_stored(cached_at)?;
+            let message = Box::new(message.into_stored(cached_at)?);
             if message.request_id != request_id {
                 return Err(invalid(format!(
                     "frame for {request_id} carries a message of {}",
