@@ -5,6 +5,8 @@
 //! - [`validate`]: the pure sequence validator (the seed's rules);
 //! - the SQLite cache, the sans-I/O sync engine and the async driver build on these.
 
+pub mod clock;
+pub mod net;
 pub mod runs;
 pub mod types;
 pub mod validate;

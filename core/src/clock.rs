@@ -1,0 +1,10 @@
+//! The wall clock of the driver. The engine never reads it: times enter the
+//! engine as event fields, which keeps the engine deterministic.
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
