@@ -7,6 +7,7 @@
 
 pub mod clock;
 pub mod net;
+pub mod observe;
 pub mod runs;
 pub mod types;
 pub mod validate;
