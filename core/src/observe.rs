@@ -234,7 +234,7 @@ mod tests {
     struct Only(u32);
     impl EventFilter<u32> for Only {
         fn accepts(&self, event: &u32) -> bool {
-            *event % self.0 == 0
+            event.is_multiple_of(self.0)
         }
     }
 
