@@ -3,18 +3,15 @@
 //! Guarantees: frames are decoded through [`crate::wire`] before they leave this
 //! module; a frame over [`RealtimeConfig::max_frame_bytes`] closes the connection;
 //! a connection silent for [`RealtimeConfig::dead_after`] (no frame, ping or pong)
-//! is treated as dead; reconnects back off exponentially with jitter up to
-//! [`RealtimeConfig::backoff_max`], skip the wait on [`RealtimeHandle::reconnect_now`],
-//! and pause while [`RealtimeHandle::set_online`] says offline. Dropping the
-//! handle closes the socket and ends the task.
+//! is treated as dead. One [`connect`] call is one connection: when it ends, the
+//! sync engine decides when to reconnect (capped exponential backoff with jitter).
+//! Dropping the handle closes the socket and ends the task.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use rand::Rng;
 use reqwest::Url;
-use tokio::sync::{Notify, mpsc, watch};
+use tokio::sync::mpsc;
 use tokio::time::{Instant, MissedTickBehavior};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::{HeaderValue, StatusCode, header::AUTHORIZATION};
@@ -31,10 +28,6 @@ pub struct RealtimeConfig {
     pub ping_interval: Duration,
     /// Silence after which the connection counts as dead.
     pub dead_after: Duration,
-    /// First reconnect delay.
-    pub backoff_initial: Duration,
-    /// Largest reconnect delay.
-    pub backoff_max: Duration,
     /// Largest frame or message accepted.
     pub max_frame_bytes: usize,
     /// Handshake limit.
@@ -42,13 +35,11 @@ pub struct RealtimeConfig {
 }
 
 impl Default for RealtimeConfig {
-    /// Ping every 20 s, dead after 45 s of silence, back off 0.5 s .. 30 s, frames up to 1 MiB.
+    /// Ping every 20 s, dead after 45 s of silence, frames up to 1 MiB, 10 s handshake.
     fn default() -> RealtimeConfig {
         RealtimeConfig {
             ping_interval: Duration::from_secs(20),
             dead_after: Duration::from_secs(45),
-            backoff_initial: Duration::from_millis(500),
-            backoff_max: Duration::from_secs(30),
             max_frame_bytes: 1024 * 1024,
             connect_timeout: Duration::from_secs(10),
         }
@@ -64,7 +55,7 @@ pub enum RealtimeEvent {
     Frame(RealtimeFrame),
     /// A frame that broke the contract (dropped; the connection stays up).
     BadFrame(WireError),
-    /// The connection is down; a reconnect is scheduled unless offline.
+    /// The connection is down (or never came up).
     Disconnected {
         /// Why, for logs and observers.
         reason: String,
@@ -73,24 +64,10 @@ pub enum RealtimeEvent {
     Unauthorized,
 }
 
-/// Controls a running realtime task; dropping it stops the task.
+/// One live connection attempt; dropping it closes the socket and ends its task.
 #[derive(Debug)]
 pub struct RealtimeHandle {
-    online: watch::Sender<bool>,
-    reconnect: Arc<Notify>,
     task: tokio::task::JoinHandle<()>,
-}
-
-impl RealtimeHandle {
-    /// Pauses (false) or resumes (true) connecting; going offline closes the socket.
-    pub fn set_online(&self, online: bool) {
-        self.online.send_replace(online);
-    }
-
-    /// Skips the current backoff wait and reconnects at once if disconnected.
-    pub fn reconnect_now(&self) {
-        self.reconnect.notify_one();
-    }
 }
 
 impl Drop for RealtimeHandle {
@@ -118,84 +95,36 @@ pub fn websocket_url(base: &Url) -> Url {
     url
 }
 
-/// Starts the realtime task on the current tokio runtime; events go to `events`.
-pub fn spawn(
+/// Starts one connection on the current tokio runtime. It reports `Connected`,
+/// then frames, and always ends with exactly one `Disconnected` or `Unauthorized`
+/// (unless the handle is dropped first or `events` is closed). Reconnecting is the
+/// engine's decision, not this task's.
+pub fn connect(
     api: ApiClient,
     config: RealtimeConfig,
     events: mpsc::Sender<RealtimeEvent>,
 ) -> RealtimeHandle {
-    let (online, online_rx) = watch::channel(true);
-    let reconnect = Arc::new(Notify::new());
-    let task = tokio::spawn(run(api, config, events, online_rx, Arc::clone(&reconnect)));
-    RealtimeHandle {
-        online,
-        reconnect,
-        task,
-    }
-}
-
-async fn run(
-    api: ApiClient,
-    config: RealtimeConfig,
-    events: mpsc::Sender<RealtimeEvent>,
-    mut online: watch::Receiver<bool>,
-    reconnect: Arc<Notify>,
-) {
-    let mut backoff = config.backoff_initial;
-    let mut rejected_token: Option<String> = None;
-    loop {
-        if !*online.borrow_and_update() {
-            if online.changed().await.is_err() {
-                return;
-            }
-            continue;
+    let task = tokio::spawn(async move {
+        let mut outcome = connect_and_serve(&api, &config, &events, None).await;
+        if let Served::Unauthorized { token } = outcome {
+            tracing::info!(
+                "WebSocket upgrade refused with 401; asking the token provider for a fresh token"
+            );
+            outcome = connect_and_serve(&api, &config, &events, Some(token)).await;
         }
-        let outcome =
-            connect_and_serve(&api, &config, &events, &mut online, rejected_token.take()).await;
-        let reason = match outcome {
-            Served::Closed {
-                reason,
-                was_connected,
-            } => {
-                if was_connected {
-                    backoff = config.backoff_initial;
-                }
-                reason
-            }
-            Served::Unauthorized { token, retried } => {
-                if retried {
-                    if events.send(RealtimeEvent::Unauthorized).await.is_err() {
-                        return;
-                    }
-                } else {
-                    rejected_token = Some(token);
-                    continue;
-                }
-                "unauthorized".to_string()
-            }
+        let last = match outcome {
+            Served::Closed { reason } => RealtimeEvent::Disconnected { reason },
+            Served::Unauthorized { .. } => RealtimeEvent::Unauthorized,
             Served::ConsumerGone => return,
         };
-        if events
-            .send(RealtimeEvent::Disconnected { reason })
-            .await
-            .is_err()
-        {
-            return;
-        }
-        let jitter = rand::rng().random_range(0.5..1.0);
-        let wait = backoff.mul_f64(jitter);
-        backoff = (backoff * 2).min(config.backoff_max);
-        tokio::select! {
-            _ = tokio::time::sleep(wait) => {}
-            _ = reconnect.notified() => {}
-            changed = online.changed() => if changed.is_err() { return },
-        }
-    }
+        let _ = events.send(last).await;
+    });
+    RealtimeHandle { task }
 }
 
 enum Served {
-    Closed { reason: String, was_connected: bool },
-    Unauthorized { token: String, retried: bool },
+    Closed { reason: String },
+    Unauthorized { token: String },
     ConsumerGone,
 }
 
@@ -203,16 +132,13 @@ async fn connect_and_serve(
     api: &ApiClient,
     config: &RealtimeConfig,
     events: &mpsc::Sender<RealtimeEvent>,
-    online: &mut watch::Receiver<bool>,
     rejected: Option<String>,
 ) -> Served {
-    let retried = rejected.is_some();
     let token = match api.token(rejected).await {
         Ok(token) => token,
         Err(e) => {
             return Served::Closed {
                 reason: e.to_string(),
-                was_connected: false,
             };
         }
     };
@@ -221,14 +147,12 @@ async fn connect_and_serve(
         Err(e) => {
             return Served::Closed {
                 reason: format!("bad WebSocket URL: {e}"),
-                was_connected: false,
             };
         }
     };
     let Ok(mut auth) = HeaderValue::from_str(&format!("Bearer {token}")) else {
         return Served::Closed {
             reason: "the token is not a valid header value".into(),
-            was_connected: false,
         };
     };
     auth.set_sensitive(true);
@@ -247,16 +171,14 @@ async fn connect_and_serve(
         Err(_) => {
             return Served::Closed {
                 reason: "WebSocket handshake timed out".into(),
-                was_connected: false,
             };
         }
         Ok(Err(WsError::Http(response))) if response.status() == StatusCode::UNAUTHORIZED => {
-            return Served::Unauthorized { token, retried };
+            return Served::Unauthorized { token };
         }
         Ok(Err(e)) => {
             return Served::Closed {
                 reason: format!("WebSocket connect failed: {e}"),
-                was_connected: false,
             };
         }
         Ok(Ok((socket, _))) => socket,
@@ -303,19 +225,7 @@ async fn connect_and_serve(
                     break format!("ping failed: {e}");
                 }
             }
-            changed = online.changed() => {
-                if changed.is_err() {
-                    return Served::ConsumerGone;
-                }
-                if !*online.borrow() {
-                    let _ = socket.close(None).await;
-                    break "offline".to_string();
-                }
-            }
         }
     };
-    Served::Closed {
-        reason,
-        was_connected: true,
-    }
+    Served::Closed { reason }
 }
