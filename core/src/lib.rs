@@ -5,6 +5,7 @@
 //! - [`validate`]: the pure sequence validator (the seed's rules);
 //! - the SQLite cache, the sans-I/O sync engine and the async driver build on these.
 
+pub mod engine;
 pub mod runs;
 pub mod types;
 pub mod validate;
