@@ -903,30 +903,31 @@ impl Engine {
             self.after_idle(id, now);
             return;
         };
-        if let Some(mut w) = run.windowed.take() {
-            if let Some(p) = page {
-                let target = *w.target_low.get_or_insert((p.end - window + 1).max(1));
-                let previous = w.lowest;
-                let lowest = previous.map_or(p.start, |l| l.min(p.start));
-                w.lowest = Some(lowest);
-                let progressed = previous.is_none_or(|prev| lowest < prev);
-                if lowest > target && has_more && progressed {
-                    run.windowed = Some(w);
-                    let limit = (lowest - target).min(page_size);
-                    if !self.can_network() {
-                        self.step(id, now);
-                        return;
-                    }
-                    self.issue_fetch(id, FetchQuery::Before(lowest), limit, Purpose::Run);
+        // An empty page ends the windowed download (the chat has nothing more).
+        if let Some(mut w) = run.windowed.take()
+            && let Some(p) = page
+        {
+            let target = *w.target_low.get_or_insert((p.end - window + 1).max(1));
+            let previous = w.lowest;
+            let lowest = previous.map_or(p.start, |l| l.min(p.start));
+            w.lowest = Some(lowest);
+            let progressed = previous.is_none_or(|prev| lowest < prev);
+            if lowest > target && has_more && progressed {
+                run.windowed = Some(w);
+                let limit = (lowest - target).min(page_size);
+                if !self.can_network() {
+                    self.step(id, now);
                     return;
                 }
-                run.awaiting_window = true;
-                self.emit(Command::SetWindowStart {
-                    request_id: id.to_string(),
-                    seq: target,
-                });
+                self.issue_fetch(id, FetchQuery::Before(lowest), limit, Purpose::Run);
                 return;
             }
+            run.awaiting_window = true;
+            self.emit(Command::SetWindowStart {
+                request_id: id.to_string(),
+                seq: target,
+            });
+            return;
         }
         self.step(id, now);
     }
