@@ -67,6 +67,8 @@ pub struct Engine {
     auth_blocked: bool,
     realtime: RealtimeState,
     realtime_attempt: u32,
+    /// A restoration is waiting for the socket before refreshing the ticket list.
+    refresh_after_connect: bool,
     tickets: TicketsFetch,
     timers: BTreeMap<TimerKey, i64>,
     next_fetch_id: u64,
@@ -88,6 +90,7 @@ impl Engine {
             auth_blocked: false,
             realtime: RealtimeState::Disconnected,
             realtime_attempt: 0,
+            refresh_after_connect: false,
             tickets: TicketsFetch::default(),
             timers: BTreeMap::new(),
             next_fetch_id: 1,
@@ -280,6 +283,7 @@ impl Engine {
             }
             Event::RealtimeConnected { .. } => {
                 self.realtime = RealtimeState::Connected;
+                self.refresh_after_connect = false;
                 self.realtime_attempt = 0;
                 self.online = true;
                 self.cancel_timer(TimerKey::RealtimeReconnect);
@@ -437,6 +441,9 @@ impl Engine {
 
     fn on_realtime_down(&mut self, now: i64) {
         self.realtime = RealtimeState::Disconnected;
+        if std::mem::take(&mut self.refresh_after_connect) {
+            self.request_tickets(true);
+        }
         if !(self.started && self.can_network()) {
             return;
         }
@@ -472,7 +479,13 @@ impl Engine {
             chat.needs_metadata = true;
             chat.halted = false;
         }
-        self.request_tickets(true);
+        if self.realtime == RealtimeState::Connecting {
+            // The socket is coming back: refresh once it is up (or has failed), so the
+            // metadata postdates every push the socket missed, and is fetched once.
+            self.refresh_after_connect = true;
+        } else {
+            self.request_tickets(true);
+        }
         for id in &ids {
             self.pump_outbox(id);
             self.evaluate(id, now);
