@@ -24,6 +24,7 @@
 //! - `push 42 12`: deliver message 12 by realtime (the server grows to 12 if needed)
 //! - `ticket-updated 42 15` (a push-sourced backend sequence), `backend 42 15` (`update_backend_sequence`)
 //! - `respond [42]`: answer the oldest pending fetch (of chat 42); `respond-all`; `fail 42 KIND`
+//! - `respond-short 42`: the server answers with its `lastMessageSequence` but without the messages
 //! - `advance MS`: let time pass, firing due timers
 //! - `offline`, `online`, `ws-connected`, `ws-disconnected`, `resume`, `background`, `credentials`
 //! - `send 42 t1`, `send-ok`, `send-fail KIND [stored]`, `retry-send 42 t1`
@@ -251,6 +252,15 @@ impl Runner {
                 }
                 .ok_or("no fetch pending")?;
                 h.respond_fetch(index);
+            }
+            "respond-short" => {
+                let c = chat(rest.first())?;
+                let index = h
+                    .fetches
+                    .iter()
+                    .position(|f| f.chat == c)
+                    .ok_or("no fetch pending")?;
+                h.respond_fetch_with(index, true);
             }
             "respond-all" => {
                 let mut n = 0;

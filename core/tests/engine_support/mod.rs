@@ -364,8 +364,18 @@ impl Harness {
 
     /// Answers the `index`-th pending fetch from the server's current state.
     pub fn respond_fetch(&mut self, index: usize) {
+        self.respond_fetch_with(index, false);
+    }
+
+    /// Like `respond_fetch`; with `lose_messages`, the server announces its last
+    /// sequence but returns an empty page (it lost the messages it claims).
+    pub fn respond_fetch_with(&mut self, index: usize, lose_messages: bool) {
         let f = self.fetches.remove(index);
-        let page = self.server.page(&f.chat, f.query, f.limit);
+        let mut page = self.server.page(&f.chat, f.query, f.limit);
+        if lose_messages {
+            page.seqs.clear();
+            page.has_more = false;
+        }
         for &seq in &page.seqs {
             let msg = self.server.msg(&f.chat, seq).expect("page seq").clone();
             self.cache.store(&f.chat, seq, &msg);
