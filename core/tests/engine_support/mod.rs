@@ -523,6 +523,27 @@ impl Harness {
         self.now = until;
     }
 
+    /// Fires the earliest timer other than the periodic revalidation (which stays
+    /// pending, late), moving the clock to its due time. False when there is none.
+    pub fn fire_next_non_periodic_timer(&mut self) -> bool {
+        let next = self
+            .timers
+            .iter()
+            .filter(|(k, _)| !matches!(k, TimerKey::Revalidate(_)))
+            .min_by_key(|(k, at)| (**at, (*k).clone()))
+            .map(|(k, at)| (k.clone(), *at));
+        let Some((key, at)) = next else {
+            return false;
+        };
+        self.timers.remove(&key);
+        self.now = self.now.max(at);
+        self.feed(Event::TimerFired {
+            key,
+            now_ms: self.now,
+        });
+        true
+    }
+
     /// The earliest due time of a timer other than the periodic revalidation.
     pub fn next_non_periodic_timer(&self) -> Option<i64> {
         self.timers
