@@ -521,6 +521,26 @@ proptest! {
     }
 }
 
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 32, ..ProptestConfig::default() })]
+
+    /// Deterministic: the same events produce the same commands, every time.
+    #[test]
+    fn same_events_same_commands(
+        initial in proptest::collection::vec(0i64..30, CHATS.len()),
+        ops in proptest::collection::vec(op(), 1..100),
+    ) {
+        let mut first = Sim::new(&initial);
+        let mut second = Sim::new(&initial);
+        for op in ops {
+            first.apply(op.clone());
+            second.apply(op);
+        }
+        prop_assert!(!first.h.full_log.is_empty());
+        prop_assert_eq!(&first.h.full_log, &second.h.full_log);
+    }
+}
+
 /// A fixed storm (for a readable regression): a burst of reordered pushes with a
 /// loss, a disconnect mid-resync, then quiescence.
 #[test]

@@ -584,6 +584,12 @@ impl Engine {
 
     fn on_open(&mut self, id: &str, summary: SeqSummary, stored: Option<i64>, now: i64) {
         let chat = self.chat_mut(id);
+        if chat.open {
+            // Opened twice (e.g. a second view): nothing restarts; just re-validate.
+            chat.summary = summary;
+            self.evaluate(id, now);
+            return;
+        }
         chat.open = true;
         chat.halted = false;
         chat.summary = summary;
