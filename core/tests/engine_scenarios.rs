@@ -19,7 +19,8 @@
 //!
 //! Actions:
 //! - `start`, `open 42`, `close 42`, `resync 42`, `manual-resync 42`, `load-earlier 42`
-//! - `tickets` (answer the pending ticket refresh from the server), `tickets-fail KIND`
+//! - `tickets` (answer the pending ticket refresh from the server), `tickets 42=10 7=3`
+//!   (answer it with these values, e.g. a snapshot older than a push), `tickets-fail KIND`
 //! - `post 42 [N]`: the other party posts N messages (server only, no push)
 //! - `push 42 12`: deliver message 12 by realtime (the server grows to 12 if needed)
 //! - `ticket-updated 42 15` (a push-sourced backend sequence), `backend 42 15` (`update_backend_sequence`)
@@ -49,7 +50,7 @@ mod engine_support;
 
 use std::path::Path;
 
-use chatsync::engine::{EngineConfig, Event, FailureKind, OutgoingState};
+use chatsync::engine::{EngineConfig, Event, FailureKind, OutgoingState, TicketSeq};
 use chatsync::{SeqRange, SyncState};
 use engine_support::{Harness, ServerMsg};
 
@@ -221,7 +222,24 @@ impl Runner {
                 if h.tickets_pending == 0 {
                     return Err("no ticket refresh pending".into());
                 }
-                h.respond_tickets();
+                if rest.is_empty() {
+                    h.respond_tickets();
+                } else {
+                    // Explicit values: an answer computed earlier than now (stale).
+                    let mut tickets = Vec::new();
+                    for kv in rest {
+                        let (c, v) = kv.split_once('=').ok_or(format!("bad ticket {kv}"))?;
+                        tickets.push(TicketSeq {
+                            request_id: c.to_string(),
+                            last_message_sequence: Some(num(Some(&v))?),
+                        });
+                    }
+                    h.tickets_pending -= 1;
+                    h.feed(Event::TicketsLoaded {
+                        tickets,
+                        now_ms: now,
+                    });
+                }
             }
             "tickets-fail" => {
                 if h.tickets_pending == 0 {

@@ -731,7 +731,7 @@ impl Engine {
         }
         chat.halted = false;
         if !self.can_network() {
-            self.error(Some(id), FailureKind::Network, "offline".to_string());
+            self.report_cannot_run(id);
             return;
         }
         self.cancel_timer(TimerKey::ResyncRetry(id.to_string()));
@@ -739,9 +739,22 @@ impl Engine {
         self.start_run(id, RunKind::Resync, None, now);
     }
 
+    /// A user-requested resync cannot run: say why (offline, or an auth error).
+    fn report_cannot_run(&mut self, id: &str) {
+        if self.auth_blocked {
+            self.error(
+                Some(id),
+                FailureKind::Unauthorized,
+                "sign in again to sync".to_string(),
+            );
+        } else {
+            self.error(Some(id), FailureKind::Network, "offline".to_string());
+        }
+    }
+
     fn on_manual(&mut self, id: &str, now: i64) {
         if !self.can_network() {
-            self.error(Some(id), FailureKind::Network, "offline".to_string());
+            self.report_cannot_run(id);
             return;
         }
         let chat = self.chat_mut(id);
@@ -771,18 +784,17 @@ impl Engine {
 
     /// The next step of the chat's run (no fetch in flight, not awaiting the window).
     fn step(&mut self, id: &str, now: i64) {
-        if !self.can_network() {
-            // Offline mid-run: stop; restoration re-validates everything.
-            self.chat_mut(id).run = None;
-            self.set_syncing(id, false);
-            return;
-        }
         let window = self.config.resync_window;
         let page = self.config.page_size;
+        let offline = !self.can_network();
         let chat = self.chat_mut(id);
         let Some(run) = chat.run.as_mut() else {
             return;
         };
+        if offline && (run.forced.is_some() || chat.backend.is_none()) {
+            self.interrupt_run(id);
+            return;
+        }
         if let Some(forced) = run.forced.take() {
             let (query, limit) = match forced {
                 Forced::LatestWindow => {
@@ -801,6 +813,11 @@ impl Engine {
             return;
         };
         if chat.summary.max_seq.is_some_and(|max| max > backend) {
+            if offline {
+                self.set_state(id, SyncState::OutOfSync, now, true);
+                self.interrupt_run(id);
+                return;
+            }
             // The server went back: drop what it no longer has, rebuild the window.
             run.windowed = Some(Windowed::default());
             self.set_state(id, SyncState::OutOfSync, now, true);
@@ -817,6 +834,10 @@ impl Engine {
             return;
         }
         self.set_state(id, SyncState::OutOfSync, now, true);
+        if offline {
+            self.interrupt_run(id);
+            return;
+        }
         let chat = self.chat_mut(id);
         let run = chat.run.as_mut().expect("run");
         run.kind = RunKind::Resync;
@@ -853,6 +874,12 @@ impl Engine {
             run.windowed = Some(Windowed::default());
         }
         self.issue_fetch(id, query, limit, Purpose::Run);
+    }
+
+    /// Offline mid-run: stop (indicator off); restoration re-validates everything.
+    fn interrupt_run(&mut self, id: &str) {
+        self.chat_mut(id).run = None;
+        self.set_syncing(id, false);
     }
 
     fn issue_fetch(&mut self, id: &str, query: FetchQuery, limit: i64, purpose: Purpose) {
