@@ -502,9 +502,15 @@ impl Engine {
         }
         self.emit(Command::ClearLocalData);
         let out = std::mem::take(&mut self.out);
-        let online = self.online;
-        *self = Engine::new(self.config.clone());
-        self.online = online;
+        let fresh = Engine::new(self.config.clone());
+        let previous = std::mem::replace(self, fresh);
+        // Connectivity is a fact about the device, and ids and epochs stay monotonic
+        // so a late answer to a request from before the sign-out is never mistaken
+        // for a new one.
+        self.online = previous.online;
+        self.next_fetch_id = previous.next_fetch_id;
+        self.epoch = previous.epoch;
+        self.rng = previous.rng;
         self.out = out;
     }
 
