@@ -29,6 +29,7 @@
 //! - `advance MS`: let time pass, firing due timers
 //! - `offline`, `online`, `ws-connected`, `ws-disconnected`, `resume`, `background`, `credentials`
 //! - `send 42 t1`, `send-ok`, `send-fail KIND [stored]`, `retry-send 42 t1`
+//! - `outbox-at-start 42 t1 [failed]`: an outbox row the driver found at start-up
 //! - `server-restore 42 7`: the server is restored from a backup holding only 1..=7
 //! - `sign-out`
 //!
@@ -314,6 +315,23 @@ impl Runner {
             "background" => h.feed(Event::BackgroundRevalidate { now_ms: now }),
             "credentials" => h.feed(Event::CredentialsRenewed { now_ms: now }),
             "send" => h.queue_outgoing(chat(rest.first())?, rest.get(1).ok_or("missing id")?),
+            "outbox-at-start" => {
+                // An outbox row found in the cache when the app starts.
+                let c = chat(rest.first())?;
+                let id = rest.get(1).ok_or("missing id")?;
+                let failed = rest.get(2) == Some(&"failed");
+                let status = if failed { "failed" } else { "pending" };
+                h.cache
+                    .chat(c)
+                    .outbox
+                    .insert(id.to_string(), status.to_string());
+                h.feed(Event::OutgoingQueued {
+                    request_id: c.to_string(),
+                    client_temp_id: id.to_string(),
+                    failed,
+                    now_ms: now,
+                });
+            }
             "send-ok" => {
                 if h.sends.is_empty() {
                     return Err("no send pending".into());
