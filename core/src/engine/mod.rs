@@ -13,6 +13,67 @@
 //! merged backend sequence, the last summary, the single in-flight fetch, the
 //! running resync, the outbox order; and globally: connectivity, realtime, auth.
 //!
+//! # Driving the engine
+//!
+//! The driver keeps one `Engine` behind a lock (or in one task) and, for everything
+//! that happens, builds an [`Event`] with the current time, calls [`Engine::handle`]
+//! and executes the returned commands in order:
+//!
+//! | command | the driver does | and feeds back |
+//! |---|---|---|
+//! | `FetchMessages` | GET the page; validate; upsert it | `FetchCompleted` (fresh summary, `lastMessageSequence`, page range, `hasMore`) or `FetchFailed` |
+//! | `SetWindowStart`, `TruncateAbove` | the cache call of the same name | `CacheUpdated` (fresh summary) |
+//! | `PersistSyncState`, `PersistBackendSeq`, `MarkAllUnknown`, `SetOutgoingStatus`, `ClearLocalData` | the cache write | nothing |
+//! | `RefreshTickets` | GET the ticket list; store it | `TicketsLoaded` or `TicketsFailed` |
+//! | `SendOutgoing` | POST the outbox row with its `clientTempId`; reconcile | `SendSucceeded` (fresh summary) or `SendFailed` |
+//! | `ConnectRealtime`, `DisconnectRealtime` | open / close the one WebSocket | `RealtimeConnected` / `RealtimeDisconnected` (also when found dead) |
+//! | `ScheduleTimer`, `CancelTimer` | (re)arm / drop a timer by key | `TimerFired` when due |
+//! | `Notify` | deliver to observers, in order | nothing |
+//!
+//! Everything else the driver observes becomes an event too: pushes (after storing
+//! them: `PushStored`), `ticket.updated` (`BackendSeqObserved`), opens, closes, user
+//! requests, connectivity and lifecycle changes.
+//!
+//! ```
+//! use chatsync::engine::{Command, Engine, EngineConfig, Event, FetchQuery};
+//! use chatsync::{SeqRange, SeqRuns, SyncState};
+//!
+//! let mut engine = Engine::new(EngineConfig::default());
+//! // The cache holds 1..=10 and remembers the backend was at 12: open the chat.
+//! let mut cache = SeqRuns::new();
+//! cache.insert_range(SeqRange::new(1, 10));
+//! let commands = engine.handle(Event::ChatOpened {
+//!     request_id: "42".into(),
+//!     summary: cache.summary(),
+//!     stored_backend_seq: Some(12),
+//!     now_ms: 0,
+//! });
+//! assert_eq!(engine.sync_state("42"), SyncState::OutOfSync);
+//! let fetch_id = commands
+//!     .iter()
+//!     .find_map(|c| match c {
+//!         Command::FetchMessages { fetch_id, query: FetchQuery::After(10), limit: 2, .. } => {
+//!             Some(*fetch_id)
+//!         }
+//!         _ => None,
+//!     })
+//!     .expect("exactly 11..=12 is fetched");
+//! assert!(engine.is_chat_syncing("42"));
+//! // The driver stored messages 11 and 12, then reports the page.
+//! cache.insert_range(SeqRange::new(11, 12));
+//! engine.handle(Event::FetchCompleted {
+//!     request_id: "42".into(),
+//!     fetch_id,
+//!     summary: cache.summary(),
+//!     last_message_sequence: Some(12),
+//!     page: Some(SeqRange::new(11, 12)),
+//!     has_more: false,
+//!     now_ms: 120,
+//! });
+//! assert_eq!(engine.sync_state("42"), SyncState::Synced);
+//! assert!(!engine.is_chat_syncing("42"));
+//! ```
+//!
 //! Guarantees, checked by `core/tests/engine_*.rs`:
 //! - a chat is SYNCED only while `validate(summary, backend)` passes (checked after every event);
 //! - at most one fetch per chat is in flight, so no range is ever fetched twice at once;
@@ -1252,5 +1313,93 @@ impl Engine {
             TimerKey::TicketsRetry => self.request_tickets(true),
             TimerKey::RealtimeReconnect => self.connect_realtime_if_down(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn open(
+        engine: &mut Engine,
+        id: &str,
+        runs: &[(i64, i64)],
+        backend: Option<i64>,
+    ) -> Vec<Command> {
+        let mut cache = crate::runs::SeqRuns::new();
+        for &(a, b) in runs {
+            cache.insert_range(SeqRange::new(a, b));
+        }
+        engine.handle(Event::ChatOpened {
+            request_id: id.to_string(),
+            summary: cache.summary(),
+            stored_backend_seq: backend,
+            now_ms: 0,
+        })
+    }
+
+    #[test]
+    fn zero_sizes_are_clamped_so_paging_always_progresses() {
+        let mut engine = Engine::new(EngineConfig {
+            page_size: 0,
+            resync_window: 0,
+            ..EngineConfig::default()
+        });
+        assert_eq!(engine.config().page_size, 1);
+        let commands = open(&mut engine, "c", &[(1, 3)], Some(5));
+        assert!(commands.iter().any(|c| matches!(
+            c,
+            Command::FetchMessages {
+                query: FetchQuery::Latest,
+                limit: 1,
+                ..
+            }
+        )));
+    }
+
+    #[test]
+    fn failure_kinds_round_trip_their_spelling() {
+        for kind in [
+            FailureKind::Network,
+            FailureKind::Timeout,
+            FailureKind::Server5xx,
+            FailureKind::Unauthorized,
+            FailureKind::BadData,
+            FailureKind::NotFound,
+            FailureKind::Rejected,
+        ] {
+            assert_eq!(FailureKind::parse(kind.as_str()), Some(kind));
+        }
+        assert_eq!(FailureKind::parse("teapot"), None);
+    }
+
+    #[test]
+    fn a_cancelled_timer_that_fires_late_is_ignored() {
+        let mut engine = Engine::new(EngineConfig::default());
+        open(&mut engine, "c", &[(1, 10)], Some(10));
+        engine.handle(Event::ChatClosed {
+            request_id: "c".into(),
+            now_ms: 5,
+        });
+        let late = engine.handle(Event::TimerFired {
+            key: TimerKey::Revalidate("c".into()),
+            now_ms: 300_000,
+        });
+        assert!(late.is_empty(), "{late:?}");
+    }
+
+    #[test]
+    fn unknown_fetch_answers_change_no_decision() {
+        let mut engine = Engine::new(EngineConfig::default());
+        open(&mut engine, "c", &[(1, 10)], Some(10));
+        assert_eq!(engine.sync_state("c"), SyncState::Synced);
+        let commands = engine.handle(Event::FetchFailed {
+            request_id: "c".into(),
+            fetch_id: 999,
+            error: FailureKind::Server5xx,
+            now_ms: 1,
+        });
+        assert!(commands.is_empty());
+        assert_eq!(engine.sync_state("c"), SyncState::Synced);
     }
 }
