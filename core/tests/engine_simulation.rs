@@ -19,6 +19,15 @@ use proptest::prelude::*;
 
 const CHATS: [&str; 2] = ["a", "b"];
 
+/// The number of cases: `default` (fast enough for every `cargo test`), or
+/// `CHATSYNC_SIM_CASES` for a deep run (e.g. 5000 in release mode).
+fn cases(default: u32) -> u32 {
+    std::env::var("CHATSYNC_SIM_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
 #[derive(Debug, Clone)]
 enum Op {
     Post(usize),
@@ -464,7 +473,7 @@ fn assert_no_overlapping_fetches(h: &Harness) {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: cases(96), ..ProptestConfig::default() })]
 
     /// Whatever happened, once faults stop every chat converges to SYNCED with the
     /// cache equal to the server; never SYNCED on invalid data along the way.
@@ -497,7 +506,7 @@ proptest! {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: cases(96), ..ProptestConfig::default() })]
 
     /// With the socket up and no metadata refresh, gaps revealed by pushes heal
     /// through the gap grace period alone, before any periodic revalidation.
@@ -522,7 +531,7 @@ proptest! {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 32, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: cases(32), ..ProptestConfig::default() })]
 
     /// Deterministic: the same events produce the same commands, every time.
     #[test]

@@ -130,6 +130,8 @@ pub struct Engine {
     realtime_attempt: u32,
     /// A restoration is waiting for the socket before refreshing the ticket list.
     refresh_after_connect: bool,
+    /// Engine epoch of the last restoration (connectivity, socket, credentials).
+    restored_epoch: u64,
     tickets: TicketsFetch,
     timers: BTreeMap<TimerKey, i64>,
     next_fetch_id: u64,
@@ -152,6 +154,7 @@ impl Engine {
             realtime: RealtimeState::Disconnected,
             realtime_attempt: 0,
             refresh_after_connect: false,
+            restored_epoch: 0,
             tickets: TicketsFetch::default(),
             timers: BTreeMap::new(),
             next_fetch_id: 1,
@@ -532,6 +535,7 @@ impl Engine {
     /// Offline -> online, realtime reconnect, new credentials: every chat UNKNOWN,
     /// one fresh ticket refresh, outboxes resume, open chats heal by validation.
     fn restore(&mut self, now: i64) {
+        self.restored_epoch = self.epoch;
         self.emit(Command::MarkAllUnknown);
         let ids: Vec<String> = self.chats.keys().cloned().collect();
         for id in &ids {
@@ -986,12 +990,14 @@ impl Engine {
         has_more: bool,
         now: i64,
     ) {
+        let restored_epoch = self.restored_epoch;
         let chat = self.chat_mut(id);
         chat.summary = summary;
         let Some(inflight) = chat.fetch.take_if(|f| f.fetch_id == fetch_id) else {
             return; // not ours (a stale answer): its data is stored, nothing to decide
         };
-        if last_message_sequence.is_some() {
+        if last_message_sequence.is_some() && inflight.issued_epoch > restored_epoch {
+            // Metadata requested after the last restoration: fresh enough to validate.
             chat.needs_metadata = false;
         }
         self.learn_from_snapshot(id, last_message_sequence, inflight.issued_epoch);
