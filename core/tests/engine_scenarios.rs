@@ -23,6 +23,7 @@
 //!   (answer it with these values, e.g. a snapshot older than a push), `tickets-fail KIND`
 //! - `post 42 [N]`: the other party posts N messages (server only, no push)
 //! - `push 42 12`: deliver message 12 by realtime (the server grows to 12 if needed)
+//! - `bad-push [42]`: a realtime frame that fails validation (the driver stores nothing)
 //! - `ticket-updated 42 15` (a push-sourced backend sequence), `backend 42 15` (`update_backend_sequence`)
 //! - `respond [42]`: answer the oldest pending fetch (of chat 42); `respond-all`; `fail 42 KIND`
 //! - `respond-short 42`: the server answers with its `lastMessageSequence` but without the messages
@@ -258,6 +259,10 @@ impl Runner {
                 h.server.fill_to(c, seq);
                 h.push(c, seq);
             }
+            "bad-push" => h.feed(Event::PushRejected {
+                request_id: rest.first().map(|c| c.to_string()),
+                now_ms: now,
+            }),
             "ticket-updated" | "backend" => h.feed(Event::BackendSeqObserved {
                 request_id: chat(rest.first())?.to_string(),
                 seq: num(rest.get(1))?,

@@ -144,6 +144,15 @@ pub enum Event {
         /// Current time.
         now_ms: i64,
     },
+    /// A realtime frame failed validation (nothing was stored). The engine reports it
+    /// and asks for fresh metadata, so whatever the frame carried is found missing
+    /// by validation instead of being lost silently.
+    PushRejected {
+        /// The chat, when the frame named one.
+        request_id: Option<String>,
+        /// Current time.
+        now_ms: i64,
+    },
     /// `update_backend_sequence`, or a `ticket.updated` push: a backend sequence learned
     /// without messages.
     BackendSeqObserved {
@@ -308,6 +317,7 @@ impl Event {
             | Event::ResyncRequested { now_ms, .. }
             | Event::ManualResyncRequested { now_ms, .. }
             | Event::PushStored { now_ms, .. }
+            | Event::PushRejected { now_ms, .. }
             | Event::BackendSeqObserved { now_ms, .. }
             | Event::FetchCompleted { now_ms, .. }
             | Event::FetchFailed { now_ms, .. }

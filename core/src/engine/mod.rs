@@ -266,6 +266,14 @@ impl Engine {
                 self.learn_from_push(&request_id, seq);
                 self.after_new_message(&request_id, now);
             }
+            Event::PushRejected { request_id, .. } => {
+                self.error(
+                    request_id.as_deref(),
+                    FailureKind::BadData,
+                    "a realtime frame failed validation and was dropped".to_string(),
+                );
+                self.request_tickets(true);
+            }
             Event::BackendSeqObserved {
                 request_id,
                 seq,
