@@ -50,6 +50,10 @@ enum Op {
     Send(usize),
     Manual(usize),
     LoadEarlier(usize),
+    /// The server pushes `ticket.updated` with the chat's current sequence.
+    TicketUpdated(usize),
+    Resume,
+    Background,
 }
 
 fn failure() -> impl Strategy<Value = FailureKind> {
@@ -94,7 +98,10 @@ fn op() -> impl Strategy<Value = Op> {
         2 => any::<bool>().prop_map(Op::SocketResult),
         2 => chat.clone().prop_map(Op::Send),
         1 => chat.clone().prop_map(Op::Manual),
-        1 => chat.prop_map(Op::LoadEarlier),
+        1 => chat.clone().prop_map(Op::LoadEarlier),
+        1 => chat.prop_map(Op::TicketUpdated),
+        1 => Just(Op::Resume),
+        1 => Just(Op::Background),
     ]
 }
 
@@ -136,7 +143,8 @@ fn config() -> EngineConfig {
 /// The simulated world around the harness: the push stream and the link state.
 struct Sim {
     h: Harness,
-    pushes: Vec<(String, i64)>,
+    /// Frames on their way: (chat, sequence, true for `ticket.updated`).
+    pushes: Vec<(String, i64, bool)>,
     online: bool,
     socket_up: bool,
     sends_made: usize,
@@ -181,10 +189,24 @@ impl Sim {
         self.h.now
     }
 
+    fn deliver(&mut self, (chat, seq, meta): (String, i64, bool)) {
+        if meta {
+            let now = self.now();
+            self.h.feed(Event::BackendSeqObserved {
+                request_id: chat,
+                seq,
+                authoritative: false,
+                now_ms: now,
+            });
+        } else {
+            self.h.push(&chat, seq);
+        }
+    }
+
     /// The server stored something new: the socket (if up) pushes it.
     fn announce(&mut self, chat: &str, seq: i64) {
         if self.socket_up {
-            self.pushes.push((chat.to_string(), seq));
+            self.pushes.push((chat.to_string(), seq, false));
         }
     }
 
@@ -196,12 +218,12 @@ impl Sim {
             }
             Op::Deliver(i) | Op::Duplicate(i) if !self.pushes.is_empty() => {
                 let index = i % self.pushes.len();
-                let (chat, seq) = if matches!(op, Op::Deliver(_)) {
+                let frame = if matches!(op, Op::Deliver(_)) {
                     self.pushes.remove(index)
                 } else {
                     self.pushes[index].clone()
                 };
-                self.h.push(&chat, seq);
+                self.deliver(frame);
             }
             Op::Drop(i) if !self.pushes.is_empty() => {
                 let index = i % self.pushes.len();
@@ -287,6 +309,18 @@ impl Sim {
             Op::LoadEarlier(c) => {
                 self.h.load_earlier(CHATS[c]);
             }
+            Op::TicketUpdated(c) if self.socket_up => {
+                let seq = self.h.server.last(CHATS[c]);
+                self.pushes.push((CHATS[c].to_string(), seq, true));
+            }
+            Op::Resume => {
+                let now = self.now();
+                self.h.feed(Event::AppResumed { now_ms: now });
+            }
+            Op::Background => {
+                let now = self.now();
+                self.h.feed(Event::BackgroundRevalidate { now_ms: now });
+            }
             _ => {}
         }
         if self.check_overlap {
@@ -331,8 +365,8 @@ impl Sim {
                 self.socket_up = true;
                 self.h.feed(Event::RealtimeConnected { now_ms: now });
             } else if !self.pushes.is_empty() {
-                let (chat, seq) = self.pushes.remove(0);
-                self.h.push(&chat, seq);
+                let frame = self.pushes.remove(0);
+                self.deliver(frame);
             } else if !self.h.fetches.is_empty() {
                 self.h.respond_fetch(0);
             } else if self.h.tickets_pending > 0 {
