@@ -2,10 +2,13 @@
 //!
 //! Layers, from the inside out (see `docs/architecture.md`):
 //! - [`types`]: the stored / API types shared by every layer (no I/O);
-//! - [`validate`]: the pure sequence validator (the seed's rules);
-//! - the SQLite cache, the sans-I/O sync engine and the async driver build on these.
+//! - [`validate`](mod@validate): the pure sequence validator (the seed's rules);
+//! - [`runs`]: `SeqRuns`, the one definition of runs, the newest window and history gaps;
+//! - [`engine`]: the sans-I/O sync engine (state + event -> commands);
+//! - the SQLite cache and the async driver build on these.
 
 pub mod clock;
+pub mod engine;
 pub mod net;
 pub mod observe;
 pub mod runs;
