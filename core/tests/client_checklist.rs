@@ -19,7 +19,11 @@ const SETTLE: Duration = Duration::from_secs(10);
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn checklist_01_ticket_list_carries_last_message_sequence() {
     let env = Env::start(3, 7).await;
-    let body: serde_json::Value = reqwest::Client::new()
+    let http = reqwest::Client::builder()
+        .use_preconfigured_tls((*chatsync::net::tls::client_config()).clone())
+        .build()
+        .unwrap();
+    let body: serde_json::Value = http
         .get(format!("{}/api/v1/chat/requests", env.server.base_url()))
         .bearer_auth(env.token(REQUESTER))
         .send()
@@ -58,13 +62,14 @@ async fn checklist_02_sqlite_cache_stores_messages_with_sequence_numbers() {
 async fn checklist_03_sync_state_is_tracked_per_chat() {
     let env = Env::start(3, 10).await;
     let ids = env.tickets().await;
-    let path = cached_chat(&env, &ids[0]).await;
+    let path = cached_chats(&env, &ids[..2]).await;
     let client = env.client_with(path, |c| c.retry_base = Duration::from_secs(60));
+    env.post_as_technician(&ids[1], "makes chat 1 incomplete")
+        .await;
     client.refresh_tickets().await.unwrap();
     env.server
         .faults()
         .fail_next_http(1, Some(chatsync_server::EndpointKind::Messages));
-    env.post_as_technician(&ids[1], "makes chat 1 incomplete").await;
     client.open_chat(&ids[0]).unwrap();
     client.open_chat(&ids[1]).unwrap();
     assert!(
@@ -98,11 +103,8 @@ async fn checklist_04_sequence_validation_detects_gaps() {
         .faults()
         .drop_next_pushes(1, PushKind::MessageNew);
     let lost = env.post_as_technician(&chat, "lost").await;
-    let pushed = env
-        .server
-        .post_message(&chat, TECHNICIAN, "arrives", None)
-        .unwrap();
-    assert_eq!(pushed.sequence_number, lost + 1);
+    let pushed = env.post_for_push(&chat, "arrives").await;
+    assert_eq!(pushed.sequence_number, Some(lost + 1));
     client.on_new_message(pushed).unwrap();
     assert_eq!(client.sync_state(&chat), SyncState::OutOfSync);
     let result = client.cache().validate_sequences(&chat).unwrap();
@@ -244,7 +246,8 @@ async fn checklist_08_chats_load_instantly_from_cache() {
     let env = Env::start(1, 30).await;
     let chat = env.tickets().await[0].clone();
     let path = cached_chat(&env, &chat).await;
-    env.post_as_technician(&chat, "makes the cache incomplete").await;
+    env.post_as_technician(&chat, "makes the cache incomplete")
+        .await;
     let client = env.client_at(path);
     client.update_backend_sequence(&chat, 31);
     // The server stalls every answer for 5 s; the open must not care.

@@ -21,7 +21,10 @@ const SETTLE: Duration = Duration::from_secs(10);
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn backend_sequence_is_learned_from_every_source() {
     let env = Env::start(2, 10).await;
-    let [a, b] = [env.tickets().await[0].clone(), env.tickets().await[1].clone()];
+    let [a, b] = [
+        env.tickets().await[0].clone(),
+        env.tickets().await[1].clone(),
+    ];
     let client = env.client_at(env.cache_path());
     // The ticket list.
     client.refresh_tickets().await.unwrap();
@@ -32,7 +35,7 @@ async fn backend_sequence_is_learned_from_every_source() {
     // A realtime push of a message in a closed chat (stored, raises the sequence).
     client.start();
     assert!(eventually(SETTLE, || client.net_stats().http_requests >= 2).await);
-    let recorder = Recorder::attach(&client, Some(&b)).0;
+    let (recorder, _subscription) = Recorder::attach(&client, Some(&b));
     wait_realtime(&recorder).await;
     env.post_as_technician(&b, "pushed").await;
     assert!(
@@ -101,7 +104,8 @@ async fn open_invalid_cache_resyncs_only_the_tail() {
     let chat = env.tickets().await[0].clone();
     let path = cached_chat(&env, &chat).await;
     for i in 0..5 {
-        env.post_as_technician(&chat, &format!("while away {i}")).await;
+        env.post_as_technician(&chat, &format!("while away {i}"))
+            .await;
     }
     let client = env.client_at(path);
     let (recorder, _subscription) = Recorder::attach(&client, Some(&chat));
@@ -156,7 +160,10 @@ async fn empty_cache_is_an_initial_load_of_the_latest_window() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn resync_is_single_flight_and_scoped_to_one_chat() {
     let env = Env::start(2, 30).await;
-    let [a, b] = [env.tickets().await[0].clone(), env.tickets().await[1].clone()];
+    let [a, b] = [
+        env.tickets().await[0].clone(),
+        env.tickets().await[1].clone(),
+    ];
     let path = cached_chat(&env, &a).await;
     for i in 0..3 {
         env.post_as_technician(&a, &format!("new {i}")).await;
@@ -269,7 +276,10 @@ async fn periodic_revalidation_is_metadata_only_and_heals_a_mismatch() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn offline_to_online_marks_unknown_refreshes_once_and_heals_open_chats() {
     let env = Env::start(2, 10).await;
-    let [a, b] = [env.tickets().await[0].clone(), env.tickets().await[1].clone()];
+    let [a, b] = [
+        env.tickets().await[0].clone(),
+        env.tickets().await[1].clone(),
+    ];
     let path = cached_chat(&env, &a).await;
     let client = env.client_at(path);
     let (recorder, _subscription) = Recorder::attach(&client, None);
@@ -283,7 +293,8 @@ async fn offline_to_online_marks_unknown_refreshes_once_and_heals_open_chats() {
     client.on_connectivity_lost();
     env.server.faults().drop_next_pushes(4, PushKind::Any);
     env.post_as_technician(&a, "while offline").await;
-    env.post_as_technician(&b, "closed chat, while offline").await;
+    env.post_as_technician(&b, "closed chat, while offline")
+        .await;
     let before = client.net_stats();
     recorder.clear();
     client.on_connectivity_restored();
@@ -408,7 +419,10 @@ async fn realtime_gap_waits_for_the_grace_period_then_fetches_exactly_the_missin
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn realtime_push_to_a_closed_chat_is_stored_and_healed_on_open() {
     let env = Env::start(2, 10).await;
-    let [a, b] = [env.tickets().await[0].clone(), env.tickets().await[1].clone()];
+    let [a, b] = [
+        env.tickets().await[0].clone(),
+        env.tickets().await[1].clone(),
+    ];
     let path = cached_chat(&env, &b).await;
     let client = env.client_at(path);
     let (recorder, _subscription) = Recorder::attach(&client, None);
@@ -807,7 +821,10 @@ async fn tokens_are_never_stored_and_the_cache_file_is_owner_only() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn background_revalidation_fetches_metadata_only() {
     let env = Env::start(2, 10).await;
-    let [a, b] = [env.tickets().await[0].clone(), env.tickets().await[1].clone()];
+    let [a, b] = [
+        env.tickets().await[0].clone(),
+        env.tickets().await[1].clone(),
+    ];
     let path = cached_chat(&env, &a).await;
     env.post_as_technician(&a, "new while in background").await;
     let client = env.client_at(path);

@@ -1401,14 +1401,20 @@ mod tests {
             error: FailureKind::Network,
             now_ms: 10,
         });
-        assert!(!engine.is_refreshing_tickets(), "a retry is scheduled instead");
+        assert!(
+            !engine.is_refreshing_tickets(),
+            "a retry is scheduled instead"
+        );
         let commands = engine.handle(Event::TicketsRequested { now_ms: 20 });
         assert!(commands.contains(&Command::RefreshTickets));
         assert!(commands.contains(&Command::CancelTimer {
             key: TimerKey::TicketsRetry
         }));
         let again = engine.handle(Event::TicketsRequested { now_ms: 30 });
-        assert!(!again.contains(&Command::RefreshTickets), "one request in flight");
+        assert!(
+            !again.contains(&Command::RefreshTickets),
+            "one request in flight"
+        );
     }
 
     #[test]

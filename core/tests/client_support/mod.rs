@@ -117,7 +117,10 @@ impl Env {
 
     /// The server's highest sequence of `ticket`.
     pub async fn server_last(&self, ticket: &str) -> i64 {
-        self.server.last_sequence(ticket).await.expect("a known ticket")
+        self.server
+            .last_sequence(ticket)
+            .await
+            .expect("a known ticket")
     }
 }
 
@@ -225,15 +228,22 @@ pub fn one_to(n: i64) -> Vec<i64> {
 /// Loads `chat` into a fresh cache file and returns its path (the client is gone
 /// afterwards, like an app that was closed).
 pub async fn cached_chat(env: &Env, chat: &str) -> PathBuf {
+    cached_chats(env, &[chat.to_string()]).await
+}
+
+/// Loads every chat of `chats` into one fresh cache file and returns its path.
+pub async fn cached_chats(env: &Env, chats: &[String]) -> PathBuf {
     let path = env.cache_path();
     let client = env.client_at(path.clone());
     client.refresh_tickets().await.expect("ticket list");
-    client.open_chat(chat).expect("open");
-    let state = client
-        .wait_until_settled(chat, Duration::from_secs(10))
-        .await;
-    assert_eq!(state, SyncState::Synced, "the initial load syncs {chat}");
-    client.close_chat(chat);
+    for chat in chats {
+        client.open_chat(chat).expect("open");
+        let state = client
+            .wait_until_settled(chat, Duration::from_secs(10))
+            .await;
+        assert_eq!(state, SyncState::Synced, "the initial load syncs {chat}");
+        client.close_chat(chat);
+    }
     drop(client);
     path
 }
