@@ -5,8 +5,10 @@
 //! - [`validate`](mod@validate): the pure sequence validator (the seed's rules);
 //! - [`runs`]: `SeqRuns`, the one definition of runs, the newest window and history gaps;
 //! - [`engine`]: the sans-I/O sync engine (state + event -> commands);
-//! - the SQLite cache and the async driver build on these.
+//! - [`cache`]: the SQLite message cache (`MessageCache`), persisting `SeqRuns`;
+//! - the async driver builds on these.
 
+pub mod cache;
 pub mod clock;
 pub mod engine;
 pub mod net;
@@ -16,6 +18,7 @@ pub mod types;
 pub mod validate;
 pub mod wire;
 
+pub use cache::{CacheError, CacheOptions, MessageCache};
 pub use runs::SeqRuns;
 pub use types::*;
 pub use validate::{SeqSummary, validate};
