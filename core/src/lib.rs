@@ -20,6 +20,7 @@ pub mod types;
 pub mod validate;
 pub mod wire;
 
+pub use cache::{CacheError, CacheOptions, MessageCache};
 pub use client::{ChatSyncClient, ClientConfig, ClientError, SyncEvent};
 pub use runs::SeqRuns;
 pub use types::*;
