@@ -114,8 +114,6 @@ pub fn parse_seconds(text: &str) -> Result<Duration, String> {
 const SEND_WAIT: Duration = Duration::from_secs(20);
 /// Upper bound of a manual resync (a few pages, each with the request timeout).
 const RESYNC_WAIT: Duration = Duration::from_secs(60);
-/// After a chat settled, how long `open` waits at most for the outbox it found.
-const OUTBOX_WAIT: Duration = Duration::from_secs(10);
 
 /// A failure before the command could produce its own output.
 fn setup_failure(json: bool, error: &ClientError) -> Outcome {
@@ -344,10 +342,9 @@ async fn open(client: &ChatSyncClient, id: &str, wait: Duration, json: bool) -> 
         let left = deadline.saturating_duration_since(Instant::now());
         recorder.changed(left.min(Duration::from_millis(250))).await;
     }
-    // Deliver what earlier invocations left in the outbox (bounded).
-    let outbox_deadline = Instant::now() + OUTBOX_WAIT.min(wait.max(Duration::from_secs(1)));
+    // Deliver what earlier invocations left in the outbox, within the same deadline.
     for entry in outbox.iter().filter(|e| e.status == MessageStatus::Pending) {
-        let left = outbox_deadline.saturating_duration_since(Instant::now());
+        let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
             break;
         }
@@ -355,12 +352,12 @@ async fn open(client: &ChatSyncClient, id: &str, wait: Duration, json: bool) -> 
             .wait_for_send(&entry.request_id, &entry.client_temp_id, left)
             .await
         {
-            Ok(m) if m.status == MessageStatus::Sent => {
-                tracing::info!(chat = %entry.request_id, seq = ?m.sequence_number, "queued message delivered");
-            }
-            Ok(m) => {
-                tracing::warn!(chat = %entry.request_id, status = m.status.as_str(), "queued message not delivered yet");
-            }
+            Ok(m) => tracing::info!(
+                chat = %entry.request_id,
+                seq = ?m.sequence_number,
+                status = m.status.as_str(),
+                "queued message"
+            ),
             Err(e) => tracing::warn!(chat = %entry.request_id, "queued message: {e}"),
         }
     }

@@ -587,6 +587,7 @@ async fn step_ticket_list(demo: &Demo, app: &App) -> Step {
 async fn step_first_open(demo: &Demo, app: &App) -> Step {
     let mut step = Step::default();
     let mut loaded = Vec::new();
+    let start = demo.server.stats();
     for chat in demo.tickets.iter().take(2) {
         let mark = app.mark();
         let before = demo.server.stats();
@@ -655,6 +656,7 @@ async fn step_first_open(demo: &Demo, app: &App) -> Step {
         short(&demo.tickets[1])
     ));
     step.fact("chats", loaded);
+    step.fact("server", server_delta(&start, &demo.server.stats()));
     step
 }
 

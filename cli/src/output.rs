@@ -340,7 +340,13 @@ pub fn message_line(m: &ChatMessage) -> String {
         .as_ref()
         .map(|s| s.full_name.clone())
         .or_else(|| m.sender_id.clone())
-        .unwrap_or_else(|| "?".to_string());
+        .unwrap_or_else(|| {
+            if m.is_system_message {
+                "(system)".to_string()
+            } else {
+                "?".to_string()
+            }
+        });
     let status = match m.status {
         MessageStatus::Sent => String::new(),
         other => format!(" [{}]", other.as_str()),
