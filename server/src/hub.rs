@@ -137,16 +137,16 @@ pub(crate) async fn dispatch(
     let stats = hub.stats.clone();
     let hold_max = hub.config.reorder_hold_max;
     let far = || Instant::now() + Duration::from_secs(86_400);
-    let mut held: Option<(Instant, Prepared)> = None;
+    let mut held: Option<(Instant, PushKind, Prepared)> = None;
     loop {
-        let deadline = held.as_ref().map_or_else(far, |(at, _)| *at);
+        let deadline = held.as_ref().map_or_else(far, |(at, ..)| *at);
         let change = tokio::select! {
             change = changes.recv() => match change {
                 Some(change) => change,
                 None => break,
             },
             _ = sleep_until(deadline), if held.is_some() => {
-                if let Some((_, prepared)) = held.take() {
+                if let Some((.., prepared)) = held.take() {
                     deliver(&hub, &prepared);
                 }
                 continue;
@@ -168,16 +168,20 @@ pub(crate) async fn dispatch(
                     Stats::add(&stats.pushes_duplicated, 1);
                     deliver(&hub, &prepared);
                 }
-                if let Some((_, earlier)) = held.take() {
+                if held
+                    .as_ref()
+                    .is_some_and(|(_, filter, _)| *filter == PushKind::Any || *filter == kind)
+                    && let Some((.., earlier)) = held.take()
+                {
                     deliver(&hub, &earlier);
                 }
             }
-            PushAction::Hold => {
+            PushAction::Hold(filter) => {
                 Stats::add(&stats.pushes_reordered, 1);
-                if let Some((_, earlier)) = held.take() {
+                if let Some((.., earlier)) = held.take() {
                     deliver(&hub, &earlier);
                 }
-                held = Some((Instant::now() + hold_max, prepared));
+                held = Some((Instant::now() + hold_max, filter, prepared));
             }
         }
     }
