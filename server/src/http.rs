@@ -461,9 +461,10 @@ async fn ws_upgrade(
         )
     })?;
     let hub = state.hub.clone();
+    let subscription = hub.subscription(&user.id);
     Ok(upgrade
         .max_message_size(64 * 1024)
-        .on_upgrade(move |socket| hub::serve_socket(socket, user.id, hub)))
+        .on_upgrade(move |socket| hub::serve_socket(socket, subscription, hub)))
 }
 
 #[cfg(test)]

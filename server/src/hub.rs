@@ -202,14 +202,37 @@ async fn close(socket: &mut WebSocket, code: u16, reason: &'static str, limit: D
     let _ = send_with_timeout(socket, Message::Close(Some(frame)), limit).await;
 }
 
-/// Serves one authenticated WebSocket connection of `user_id` until it closes, stops
-/// answering pings, falls behind its queue, or the server disconnects everyone.
-pub(crate) async fn serve_socket(mut socket: WebSocket, user_id: String, hub: Arc<Hub>) {
+/// A connection's subscriptions, taken before the upgrade response is sent, so every
+/// frame committed after the client sees `101 Switching Protocols` reaches it.
+pub(crate) struct Subscription {
+    user_id: String,
+    frames: broadcast::Receiver<Utf8Bytes>,
+    kill: watch::Receiver<u64>,
+}
+
+impl Hub {
+    /// Subscribes a connection of `user_id` to its frames and to the disconnect signal.
+    pub fn subscription(&self, user_id: &str) -> Subscription {
+        let mut kill = self.kill.subscribe();
+        kill.mark_unchanged();
+        Subscription {
+            user_id: user_id.to_string(),
+            frames: self.subscribe(user_id),
+            kill,
+        }
+    }
+}
+
+/// Serves one authenticated WebSocket connection until it closes, stops answering
+/// pings, falls behind its queue, or the server disconnects everyone.
+pub(crate) async fn serve_socket(mut socket: WebSocket, subscription: Subscription, hub: Arc<Hub>) {
     let stats = hub.stats.clone();
     Stats::add(&stats.websocket_connections, 1);
-    let mut frames = hub.subscribe(&user_id);
-    let mut kill = hub.kill.subscribe();
-    kill.mark_unchanged();
+    let Subscription {
+        user_id,
+        mut frames,
+        mut kill,
+    } = subscription;
     let WsConfig {
         ping_interval,
         pong_timeout,
