@@ -78,10 +78,12 @@ impl Server {
                     };
                     let started = std::time::Instant::now();
                     let tickets = crate::seed::generate(&seed, crate::store::now_ms());
+                    let generated_ms = started.elapsed().as_millis() as u64;
                     store.insert_seed(&tickets, &requester.id, &technician.id)?;
                     tracing::info!(
                         tickets = seed.tickets,
                         messages_per_ticket = seed.messages_per_ticket,
+                        generated_ms,
                         elapsed_ms = started.elapsed().as_millis() as u64,
                         "seed data written"
                     );
