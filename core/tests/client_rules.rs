@@ -1025,3 +1025,25 @@ async fn slow_and_oversized_answers_are_errors_and_never_synced() {
     assert_eq!(capped.sync_state(&chat), SyncState::OutOfSync);
     assert_eq!(cached_seqs(&capped, &chat), one_to(30));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unusable_outgoing_messages_are_refused_before_the_outbox() {
+    let env = Env::start(1, 1).await;
+    let chat = env.tickets().await[0].clone();
+    let client = env.client_at(env.cache_path());
+    for bad in [
+        "",
+        "   \n",
+        &"x".repeat(chatsync::client::MAX_OUTGOING_CHARS + 1),
+    ] {
+        let error = client.send_message(&chat, bad).await.unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::InvalidArgument, "{error}");
+    }
+    assert!(
+        client.cache().outbox().unwrap().is_empty(),
+        "nothing was queued"
+    );
+    let longest = "é".repeat(chatsync::client::MAX_OUTGOING_CHARS);
+    client.send_message(&chat, &longest).await.unwrap();
+    assert_eq!(client.cache().outbox().unwrap().len(), 1);
+}
