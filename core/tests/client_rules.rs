@@ -991,3 +991,59 @@ async fn wait_realtime(recorder: &Recorder) {
         "the realtime socket connects"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_and_oversized_answers_are_errors_and_never_synced() {
+    let env = Env::start(1, 30).await;
+    let chat = env.tickets().await[0].clone();
+    let path = cached_chat(&env, &chat).await;
+    env.post_as_technician(&chat, "new").await;
+    // An answer past the timeout.
+    let slow = env.client_with(path.clone(), |c| {
+        c.request_timeout = Duration::from_millis(300);
+        c.retry_base = Duration::from_secs(30);
+    });
+    slow.update_backend_sequence(&chat, 31);
+    env.server.faults().set_http_delay(Duration::from_secs(2));
+    slow.open_chat(&chat).unwrap();
+    let error = slow.manual_resync(&chat).await.unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::Timeout, "{error}");
+    assert_eq!(slow.sync_state(&chat), SyncState::OutOfSync);
+    assert_eq!(cached_seqs(&slow, &chat), one_to(30));
+    env.server.faults().set_http_delay(Duration::ZERO);
+    drop(slow);
+    // A body over the client's cap (one message page is a few hundred bytes).
+    let capped = env.client_with(path, |c| {
+        c.max_body_bytes = 100;
+        c.retry_base = Duration::from_secs(30);
+    });
+    capped.update_backend_sequence(&chat, 31);
+    capped.open_chat(&chat).unwrap();
+    let error = capped.manual_resync(&chat).await.unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::BadData, "{error}");
+    assert!(error.to_string().contains("larger than"), "{error}");
+    assert_eq!(capped.sync_state(&chat), SyncState::OutOfSync);
+    assert_eq!(cached_seqs(&capped, &chat), one_to(30));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unusable_outgoing_messages_are_refused_before_the_outbox() {
+    let env = Env::start(1, 1).await;
+    let chat = env.tickets().await[0].clone();
+    let client = env.client_at(env.cache_path());
+    for bad in [
+        "",
+        "   \n",
+        &"x".repeat(chatsync::client::MAX_OUTGOING_CHARS + 1),
+    ] {
+        let error = client.send_message(&chat, bad).await.unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::InvalidArgument, "{error}");
+    }
+    assert!(
+        client.cache().outbox().unwrap().is_empty(),
+        "nothing was queued"
+    );
+    let longest = "é".repeat(chatsync::client::MAX_OUTGOING_CHARS);
+    client.send_message(&chat, &longest).await.unwrap();
+    assert_eq!(client.cache().outbox().unwrap().len(), 1);
+}

@@ -40,9 +40,11 @@ use crate::net::{ApiClient, AuthTokenProvider, NetStats};
 use crate::observe::{Observer, Subscription};
 use crate::types::{ChatMessage, ChatSyncMeta, MessageStatus, SeqRange, SyncState, TicketSummary};
 
-/// The largest outgoing message accepted by [`ChatSyncClient::send_message`], in
-/// bytes of UTF-8 (the reference server's documented content limit).
-pub const MAX_OUTGOING_BYTES: usize = 64 * 1024;
+/// The longest outgoing message accepted by [`ChatSyncClient::send_message`], in
+/// characters (Unicode scalar values): the protocol's content limit
+/// (`docs/protocol.md`, section 7), checked before queueing so a message the server
+/// would refuse never enters the outbox.
+pub const MAX_OUTGOING_CHARS: usize = 10_000;
 
 /// What [`ChatSyncClient::open_chat`] returns at once, from the cache.
 #[derive(Debug, Clone, PartialEq)]
@@ -453,10 +455,10 @@ impl ChatSyncClient {
                 "a message needs some text".into(),
             ));
         }
-        if content.len() > MAX_OUTGOING_BYTES {
+        let chars = content.chars().count();
+        if chars > MAX_OUTGOING_CHARS {
             return Err(ClientError::InvalidArgument(format!(
-                "a message may hold at most {MAX_OUTGOING_BYTES} bytes, this one has {}",
-                content.len()
+                "a message may hold at most {MAX_OUTGOING_CHARS} characters, this one has {chars}"
             )));
         }
         let shared = &self.shared;
