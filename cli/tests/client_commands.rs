@@ -462,7 +462,11 @@ fn exit_code_2_for_usage_errors_and_never_a_panic() {
     let chat = server.tickets()[0].clone();
     let db = server.cache("c.sqlite").to_string_lossy().into_owned();
     let url = server.url();
+    let too_long = "x".repeat(10_001);
     let cases: Vec<Vec<&str>> = vec![
+        vec![
+            "client", "--server", &url, "--token", TOKEN, "--db", &db, "send", &chat, &too_long,
+        ],
         vec!["client", "--token", TOKEN, "--db", &db, "tickets"],
         vec!["client", "--server", &url, "--db", &db, "tickets"],
         vec!["client", "--server", &url, "--token", TOKEN, "tickets"],
@@ -563,4 +567,34 @@ fn an_unusable_cache_path_is_a_failure_with_the_error_in_the_output() {
     let run = client_at(&server.url(), &garbage, &["--json", "tickets"]);
     assert_eq!(run.code, Some(0), "{run:?}");
     assert_eq!(run.json()["tickets"].as_array().map(Vec::len), Some(1));
+}
+
+#[test]
+fn the_token_may_come_from_the_environment() {
+    let server = TestServer::start(1, 2);
+    let cache = server.cache("c.sqlite").to_string_lossy().into_owned();
+    let output = Command::new(bin())
+        .args([
+            "client",
+            "--server",
+            &server.url(),
+            "--db",
+            &cache,
+            "--json",
+            "tickets",
+        ])
+        .env("CHATSYNC_TOKEN", TOKEN)
+        .output()
+        .expect("runs");
+    let run = Run::from(output);
+    assert_eq!(run.code, Some(0), "{run:?}");
+    assert_eq!(run.json()["tickets"].as_array().map(Vec::len), Some(1));
+    // A text starting with '-' after `--`.
+    let chat = server.tickets()[0].clone();
+    let sent = server.client(
+        "c.sqlite",
+        &["--json", "send", &chat, "--", "-1 is my answer"],
+    );
+    assert_eq!(sent.code, Some(0), "{sent:?}");
+    assert_eq!(sent.json()["message"]["content"], "-1 is my answer");
 }
