@@ -319,6 +319,8 @@ async fn open(client: &ChatSyncClient, id: &str, wait: Duration, json: bool) -> 
             break;
         }
         let state = client.wait_until_settled(id, deadline - now).await;
+        // Events are delivered on the dispatch thread: read them once they all arrived.
+        client.flush_observers();
         let errors = recorder.errors_since(mark);
         let reached = recorder.tickets_loaded_since(mark) || recorder.realtime_up_since(mark);
         let chat_error = errors
@@ -330,7 +332,7 @@ async fn open(client: &ChatSyncClient, id: &str, wait: Duration, json: bool) -> 
             || wide_error.is_some_and(|e| !e.retryable());
         let done = permanent
             || match state {
-                SyncState::Synced => reached || wide_error.is_none(),
+                SyncState::Synced => reached,
                 SyncState::OutOfSync => false,
                 SyncState::Unknown => reached && chat_error.is_none(),
             };
@@ -362,6 +364,7 @@ async fn open(client: &ChatSyncClient, id: &str, wait: Duration, json: bool) -> 
         }
     }
     let state = client.sync_state(id);
+    client.flush_observers();
     let errors = recorder.errors_since(mark);
     let reached = recorder.tickets_loaded_since(mark) || recorder.realtime_up_since(mark);
     let error = chat_verdict(state, settled, reached, &errors, id, wait);

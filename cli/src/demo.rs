@@ -211,7 +211,9 @@ struct App {
 }
 
 impl App {
+    /// A mark after every event published so far (they are delivered asynchronously).
     fn mark(&self) -> usize {
+        self.client.flush_observers();
         self.recorder.mark()
     }
 }
