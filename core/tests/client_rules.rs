@@ -1047,3 +1047,40 @@ async fn unusable_outgoing_messages_are_refused_before_the_outbox() {
     client.send_message(&chat, &longest).await.unwrap();
     assert_eq!(client.cache().outbox().unwrap().len(), 1);
 }
+
+/// `wait_until_settled` after `start()` does not return while the realtime socket is
+/// still connecting: the connection's restore (every chat UNKNOWN, a fresh ticket
+/// refresh) would otherwise flip the state it just returned.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wait_until_settled_waits_for_the_connecting_socket() {
+    let env = Env::start(1, 10).await;
+    let chat = env.tickets().await[0].clone();
+    let path = cached_chat(&env, &chat).await;
+    for launch in 0..30 {
+        let client = env.client_at(path.clone());
+        let (recorder, _subscription) = Recorder::attach(&client, None);
+        client.start();
+        client.open_chat(&chat).unwrap();
+        let state = client.wait_until_settled(&chat, SETTLE).await;
+        let now = client.sync_state(&chat);
+        client.flush_observers();
+        let connected = recorder.events().iter().any(|e| {
+            matches!(
+                e,
+                SyncEvent::ConnectionChanged {
+                    realtime_connected: true,
+                    ..
+                }
+            )
+        });
+        assert!(
+            connected,
+            "launch {launch}: returned before the socket was up"
+        );
+        assert_eq!(
+            (state, now),
+            (SyncState::Synced, SyncState::Synced),
+            "launch {launch}"
+        );
+    }
+}
