@@ -334,7 +334,9 @@ async fn open(client: &ChatSyncClient, id: &str, wait: Duration, json: bool) -> 
             || match state {
                 SyncState::Synced => reached,
                 SyncState::OutOfSync => false,
-                SyncState::Unknown => reached && chat_error.is_none(),
+                SyncState::Unknown => {
+                    reached && chat_error.is_none() && backend_unknown(client, id)
+                }
             };
         if done {
             settled = true;
@@ -367,8 +369,23 @@ async fn open(client: &ChatSyncClient, id: &str, wait: Duration, json: bool) -> 
     client.flush_observers();
     let errors = recorder.errors_since(mark);
     let reached = recorder.tickets_loaded_since(mark) || recorder.realtime_up_since(mark);
-    let error = chat_verdict(state, settled, reached, &errors, id, wait);
+    let error = chat_verdict(
+        state,
+        settled,
+        reached,
+        backend_unknown(client, id),
+        &errors,
+        id,
+        wait,
+    );
     print_chat(client, id, error, json)
+}
+
+/// True when the chat's backend sequence is unknown (the backend cannot say it).
+fn backend_unknown(client: &ChatSyncClient, id: &str) -> bool {
+    client
+        .get_sync_meta(id)
+        .is_ok_and(|m| m.last_known_backend_seq.is_none())
 }
 
 /// `open`'s verdict: `None` when the chat is SYNCED and the server was reached, or
@@ -377,6 +394,7 @@ fn chat_verdict(
     state: SyncState,
     settled: bool,
     reached: bool,
+    backend_unknown: bool,
     errors: &[SeenError],
     id: &str,
     wait: Duration,
@@ -387,7 +405,7 @@ fn chat_verdict(
         .find(|e| e.request_id.as_deref() == Some(id));
     let ok = match state {
         SyncState::Synced => reached,
-        SyncState::Unknown => reached && settled && chat_error.is_none(),
+        SyncState::Unknown => reached && settled && chat_error.is_none() && backend_unknown,
         SyncState::OutOfSync => false,
     };
     if ok {
