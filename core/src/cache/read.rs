@@ -21,59 +21,63 @@ fn sql_limit(limit: Option<usize>) -> i64 {
     limit.map_or(-1, |n| i64::try_from(n).unwrap_or(i64::MAX))
 }
 
-/// The stored window start and max of a chat, and its backend sequence.
+/// The stored window start of a chat and its backend sequence.
 struct StateRow {
     window_start: Option<i64>,
-    max_seq: Option<i64>,
     backend: Option<i64>,
 }
 
 fn state_row(conn: &Connection, request_id: &str) -> Result<Option<StateRow>> {
     let mut statement = conn.prepare_cached(
-        "SELECT window_start, local_max_seq, last_known_backend_seq
-           FROM chat_sync_state WHERE request_id = ?1",
+        "SELECT window_start, last_known_backend_seq FROM chat_sync_state WHERE request_id = ?1",
     )?;
     Ok(statement
         .query_row(params![request_id], |r| {
             Ok(StateRow {
                 window_start: r.get(0)?,
-                max_seq: r.get(1)?,
-                backend: r.get(2)?,
+                backend: r.get(1)?,
             })
         })
         .optional()?)
 }
 
-/// The summary from the persisted runs: O(runs in the window), no message scan.
+/// The summary and backend sequence from the persisted runs: O(runs in the window),
+/// no message scan. One statement, so it reads one consistent snapshot even outside
+/// an explicit transaction.
 pub(crate) fn summary_in(conn: &Connection, request_id: &str) -> Result<(SeqSummary, Option<i64>)> {
-    let Some(state) = state_row(conn, request_id)? else {
-        return Ok((SeqSummary::empty(), None));
-    };
-    let (Some(window_start), Some(max_seq)) = (state.window_start, state.max_seq) else {
-        return Ok((SeqSummary::empty(), state.backend));
-    };
     let mut statement = conn.prepare_cached(
-        "SELECT start_seq, end_seq FROM seq_runs
-          WHERE request_id = ?1 AND start_seq >= ?2 ORDER BY start_seq",
+        "SELECT s.window_start, s.local_max_seq, s.last_known_backend_seq, r.start_seq, r.end_seq
+           FROM chat_sync_state AS s
+           LEFT JOIN seq_runs AS r ON r.request_id = s.request_id AND r.start_seq >= s.window_start
+          WHERE s.request_id = ?1
+          ORDER BY r.start_seq",
     )?;
-    let mut rows = statement.query(params![request_id, window_start])?;
-    let mut window_holes = Vec::new();
+    let mut rows = statement.query(params![request_id])?;
+    let mut summary = SeqSummary::empty();
+    let mut backend = None;
     let mut previous_end: Option<i64> = None;
     while let Some(row) = rows.next()? {
-        let (start, end): (i64, i64) = (row.get(0)?, row.get(1)?);
+        let window_start: Option<i64> = row.get(0)?;
+        let max_seq: Option<i64> = row.get(1)?;
+        backend = row.get(2)?;
+        if window_start.is_none() || max_seq.is_none() {
+            break;
+        }
+        summary.window_start = window_start;
+        summary.max_seq = max_seq;
+        let (Some(start), Some(end)) =
+            (row.get::<_, Option<i64>>(3)?, row.get::<_, Option<i64>>(4)?)
+        else {
+            continue;
+        };
         if let Some(prev) = previous_end {
-            window_holes.push(SeqRange::new(prev + 1, start - 1));
+            summary
+                .window_holes
+                .push(SeqRange::new(prev + 1, start - 1));
         }
         previous_end = Some(end);
     }
-    Ok((
-        SeqSummary {
-            max_seq: Some(max_seq),
-            window_start: Some(window_start),
-            window_holes,
-        },
-        state.backend,
-    ))
+    Ok((summary, backend))
 }
 
 /// The persisted runs of a chat, with its window start.
@@ -265,7 +269,7 @@ impl MessageCache {
     /// The validator's view of the chat, from the persisted runs (O(runs in the
     /// window)), never a scan of messages.
     pub fn summary(&self, request_id: &str) -> std::result::Result<SeqSummary, CacheError> {
-        self.read(|conn| Ok(summary_in(conn, request_id)?.0))
+        self.read_single(|conn| Ok(summary_in(conn, request_id)?.0))
     }
 
     /// Every persisted run of the chat, with its window start.
@@ -283,7 +287,7 @@ impl MessageCache {
         &self,
         request_id: &str,
     ) -> std::result::Result<SequenceValidationResult, CacheError> {
-        self.read(|conn| {
+        self.read_single(|conn| {
             let (summary, backend) = summary_in(conn, request_id)?;
             Ok(validate(&summary, backend))
         })

@@ -289,6 +289,10 @@ pub(crate) fn salvage_outbox(path: &Path) -> Vec<Salvaged> {
     ) else {
         return Vec::new();
     };
+    // A truncated file is refused by SQLite (its header counts more pages than the
+    // file holds) unless the schema is "writable"; on this read-only connection that
+    // only makes SQLite read the pages that are there.
+    let _ = conn.pragma_update(None, "writable_schema", true);
     let queries = [
         format!("SELECT {OUTBOX_COLUMNS}, sender_json FROM outbox ORDER BY position"),
         "SELECT request_id, COALESCE(client_temp_id, temp_id, id), content,
@@ -297,8 +301,12 @@ pub(crate) fn salvage_outbox(path: &Path) -> Vec<Salvaged> {
             .to_string(),
     ];
     for sql in queries {
-        let Ok(mut statement) = conn.prepare(&sql) else {
-            continue;
+        let mut statement = match conn.prepare(&sql) {
+            Ok(statement) => statement,
+            Err(error) => {
+                tracing::warn!(%error, "outbox salvage: query failed");
+                continue;
+            }
         };
         let Ok(rows) = statement.query_map([], |r| {
             Ok(Salvaged {
