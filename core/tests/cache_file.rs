@@ -516,3 +516,60 @@ fn readers_see_a_consistent_prefix_while_a_writer_inserts_100k() {
         cache.validate_sequences_full_scan("t1").unwrap()
     );
 }
+
+#[test]
+fn integrity_check_catches_runs_that_disagree_with_rows() {
+    let (_dir, path) = temp();
+    let cache = MessageCache::open(&path, options()).unwrap();
+    cache.upsert_messages("t1", &msgs("t1", 1..=10)).unwrap();
+    cache.integrity_check().unwrap();
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute("DELETE FROM messages WHERE id = 't1-5'", [])
+        .unwrap();
+    let err = cache.integrity_check().unwrap_err();
+    assert!(
+        matches!(&err, CacheError::Corrupt { detail, .. } if detail.contains("runs")),
+        "{err}"
+    );
+    // The full scan sees the hole the persisted summary does not: this is what the check is for.
+    cache.update_backend_sequence("t1", Some(10)).unwrap();
+    assert!(cache.validate_sequences("t1").unwrap().valid);
+    assert_eq!(
+        cache.validate_sequences_full_scan("t1").unwrap().missing,
+        vec![SeqRange::new(5, 5)]
+    );
+}
+
+#[test]
+fn store_tickets_records_latest_sequences_in_chat_meta() {
+    let (_dir, path) = temp();
+    let cache = MessageCache::open(&path, options()).unwrap();
+    cache.upsert_messages("t1", &msgs("t1", 1..=4)).unwrap();
+    let ticket = |seq: Option<i64>| chatsync::TicketSummary {
+        id: "t1".into(),
+        title: "T".into(),
+        status: "open".into(),
+        unread_count: 1,
+        updated_at: "2024-05-01T12:00:00.000Z".into(),
+        last_message: None,
+        last_message_sequence: seq,
+    };
+    let meta = |conn: &rusqlite::Connection| -> (Option<i64>, i64, i64) {
+        conn.query_row(
+            "SELECT latest_sequence, last_updated, message_count FROM chat_meta WHERE request_id = 't1'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .unwrap()
+    };
+    cache.store_tickets(&[ticket(Some(7))], 500).unwrap();
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    assert_eq!(meta(&conn), (Some(7), 500, 4));
+    // "No information" keeps what was known.
+    cache.store_tickets(&[ticket(None)], 600).unwrap();
+    assert_eq!(meta(&conn), (Some(7), 600, 4));
+    assert_eq!(
+        cache.get_sync_meta("t1").unwrap().last_known_backend_seq,
+        None
+    );
+}
