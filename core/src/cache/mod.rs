@@ -320,15 +320,6 @@ impl MessageCache {
         })
     }
 
-    /// Runs `f`, which must issue a single statement (atomic by itself), without an
-    /// explicit transaction: the O(1) paths (`summary`, `validate_sequences`).
-    fn read_single<T>(
-        &self,
-        f: impl FnOnce(&Connection) -> Result<T>,
-    ) -> std::result::Result<T, CacheError> {
-        self.with_reader(f)
-    }
-
     /// Runs `f` on an idle reader (opening one if none is idle), or on the writer for an
     /// in-memory cache.
     fn with_reader<T>(
