@@ -16,6 +16,8 @@
 //! stays meaningful on a machine shared with other work; the cache does all its work on
 //! the calling thread, so for reads this is the cost of the call. (For writes it leaves
 //! out time blocked in the kernel, e.g. a WAL checkpoint's fsync, equally for both sides.)
+//! The kernel advances that counter at scheduler ticks, so this mode samples flat (every
+//! sample the same, long, iteration count) to keep each sample far above a tick.
 
 use std::hint::black_box;
 use std::path::Path;
@@ -24,7 +26,7 @@ use std::time::Duration;
 use chatsync::cache::{CacheOptions, EvictionLimits, MessageCache};
 use chatsync::{ChatMessage, MessageStatus, Sender};
 use criterion::measurement::{Measurement, ValueFormatter, WallTime};
-use criterion::{BatchSize, Criterion, Throughput};
+use criterion::{BatchSize, BenchmarkGroup, Criterion, SamplingMode, Throughput};
 
 fn options() -> CacheOptions {
     CacheOptions {
@@ -77,6 +79,15 @@ fn fill(cache: &MessageCache, chat: &str, n: i64) {
         .expect("backend");
 }
 
+/// A benchmark group, sampled flat under the thread-CPU clock (see the module docs).
+fn new_group<'a, M: Measurement>(c: &'a mut Criterion<M>, name: &str) -> BenchmarkGroup<'a, M> {
+    let mut group = c.benchmark_group(name);
+    if std::env::var("CHATSYNC_BENCH_CLOCK").as_deref() == Ok("thread-cpu") {
+        group.sampling_mode(SamplingMode::Flat);
+    }
+    group
+}
+
 fn reads<M: Measurement>(c: &mut Criterion<M>) {
     let dir = tempfile::tempdir().expect("tempdir");
     let cache = MessageCache::open(&dir.path().join("bench.sqlite3"), options()).expect("open");
@@ -102,7 +113,7 @@ fn reads<M: Measurement>(c: &mut Criterion<M>) {
     assert!(cache.validate_sequences("big").expect("validate").valid);
     assert!(cache.validate_sequences("runs").expect("validate").valid);
 
-    let mut group = c.benchmark_group("read");
+    let mut group = new_group(c, "read");
     group.bench_function("latest_50_of_100k", |b| {
         b.iter(|| {
             black_box(
@@ -114,7 +125,7 @@ fn reads<M: Measurement>(c: &mut Criterion<M>) {
     });
     group.finish();
 
-    let mut group = c.benchmark_group("validate");
+    let mut group = new_group(c, "validate");
     for (name, chat) in [
         ("o1/1k", "small"),
         ("o1/10k", "mid"),
@@ -192,7 +203,7 @@ fn raw_insert(path: &Path, rows: &[ChatMessage]) -> rusqlite::Connection {
 
 fn upserts<M: Measurement>(c: &mut Criterion<M>) {
     let rows = messages("chat", 1..=10_000);
-    let mut group = c.benchmark_group("upsert_10k");
+    let mut group = new_group(c, "upsert_10k");
     group.throughput(Throughput::Elements(rows.len() as u64));
     group.bench_function("cache_upsert_messages", |b| {
         b.iter_batched(
