@@ -286,6 +286,19 @@ pub enum Event {
         /// Current time.
         now_ms: i64,
     },
+    /// `refresh_tickets`: the app asks for the ticket list now (metadata only). A
+    /// scheduled retry is not waited for; a request already in flight is followed by
+    /// one more, so the answer postdates the call.
+    TicketsRequested {
+        /// Current time.
+        now_ms: i64,
+    },
+    /// The server refused the realtime upgrade with 401 even after a fresh token:
+    /// like an HTTP 401, all network work stops until `CredentialsRenewed`.
+    RealtimeUnauthorized {
+        /// Current time.
+        now_ms: i64,
+    },
     /// New credentials after an auth error: network work resumes.
     CredentialsRenewed {
         /// Current time.
@@ -333,6 +346,8 @@ impl Event {
             | Event::RealtimeDisconnected { now_ms }
             | Event::AppResumed { now_ms }
             | Event::BackgroundRevalidate { now_ms }
+            | Event::TicketsRequested { now_ms }
+            | Event::RealtimeUnauthorized { now_ms }
             | Event::CredentialsRenewed { now_ms }
             | Event::TimerFired { now_ms, .. }
             | Event::SignedOut { now_ms } => *now_ms,

@@ -234,6 +234,20 @@ impl Engine {
         self.realtime
     }
 
+    /// True while the chat has sync work queued or running: a resync or initial load,
+    /// a fetch in flight, or a manual resync or `load_earlier` waiting for the fetch slot.
+    /// A driver waiting for "the run to finish" waits for this to become false.
+    pub fn has_pending_work(&self, request_id: &str) -> bool {
+        self.chats.get(request_id).is_some_and(|c| {
+            c.run.is_some() || c.fetch.is_some() || c.manual_wanted || c.earlier_queued.is_some()
+        })
+    }
+
+    /// True while a ticket-list request is in flight.
+    pub fn is_refreshing_tickets(&self) -> bool {
+        self.tickets.inflight.is_some()
+    }
+
     /// Timers scheduled and not yet fired or cancelled, with their due time.
     pub fn pending_timers(&self) -> impl Iterator<Item = (&TimerKey, i64)> {
         self.timers.iter().map(|(k, &at)| (k, at))
@@ -367,6 +381,13 @@ impl Engine {
                 self.request_tickets(false);
             }
             Event::BackgroundRevalidate { .. } => self.request_tickets(false),
+            // The app asks now: a scheduled retry is not waited for.
+            Event::TicketsRequested { .. } => self.request_tickets(true),
+            Event::RealtimeUnauthorized { now_ms } => {
+                self.realtime = RealtimeState::Disconnected;
+                self.block_auth(None);
+                self.on_realtime_down(now_ms);
+            }
             Event::CredentialsRenewed { .. } => {
                 self.auth_blocked = false;
                 self.connect_realtime_if_down();
@@ -1369,6 +1390,80 @@ mod tests {
                 ..
             }
         )));
+    }
+
+    #[test]
+    fn an_app_ticket_request_skips_the_retry_wait_and_coalesces() {
+        let mut engine = Engine::new(EngineConfig::default());
+        engine.handle(Event::Started { now_ms: 0 });
+        assert!(engine.is_refreshing_tickets());
+        engine.handle(Event::TicketsFailed {
+            error: FailureKind::Network,
+            now_ms: 10,
+        });
+        assert!(
+            !engine.is_refreshing_tickets(),
+            "a retry is scheduled instead"
+        );
+        let commands = engine.handle(Event::TicketsRequested { now_ms: 20 });
+        assert!(commands.contains(&Command::RefreshTickets));
+        assert!(commands.contains(&Command::CancelTimer {
+            key: TimerKey::TicketsRetry
+        }));
+        let again = engine.handle(Event::TicketsRequested { now_ms: 30 });
+        assert!(
+            !again.contains(&Command::RefreshTickets),
+            "one request in flight"
+        );
+    }
+
+    #[test]
+    fn a_refused_realtime_upgrade_blocks_network_work_until_new_credentials() {
+        let mut engine = Engine::new(EngineConfig::default());
+        engine.handle(Event::Started { now_ms: 0 });
+        let commands = engine.handle(Event::RealtimeUnauthorized { now_ms: 5 });
+        assert!(engine.is_auth_blocked());
+        assert_eq!(engine.realtime_state(), RealtimeState::Disconnected);
+        assert!(
+            !commands
+                .iter()
+                .any(|c| matches!(c, Command::ScheduleTimer { .. })),
+            "no reconnect while the credentials are refused: {commands:?}"
+        );
+        let renewed = engine.handle(Event::CredentialsRenewed { now_ms: 9 });
+        assert!(renewed.contains(&Command::ConnectRealtime));
+    }
+
+    #[test]
+    fn pending_work_covers_runs_fetches_and_queued_requests() {
+        let mut engine = Engine::new(EngineConfig::default());
+        open(&mut engine, "c", &[(1, 10)], Some(10));
+        assert!(!engine.has_pending_work("c"), "validation only");
+        let commands = engine.handle(Event::ManualResyncRequested {
+            request_id: "c".into(),
+            now_ms: 1,
+        });
+        assert!(engine.has_pending_work("c"));
+        let fetch_id = commands
+            .iter()
+            .find_map(|c| match c {
+                Command::FetchMessages { fetch_id, .. } => Some(*fetch_id),
+                _ => None,
+            })
+            .expect("a manual resync fetches");
+        let mut cache = crate::runs::SeqRuns::new();
+        cache.insert_range(SeqRange::new(1, 10));
+        engine.handle(Event::FetchCompleted {
+            request_id: "c".into(),
+            fetch_id,
+            summary: cache.summary(),
+            last_message_sequence: Some(10),
+            page: None,
+            has_more: false,
+            now_ms: 2,
+        });
+        assert!(!engine.has_pending_work("c"));
+        assert_eq!(engine.sync_state("c"), SyncState::Synced);
     }
 
     #[test]
