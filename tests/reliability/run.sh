@@ -58,9 +58,11 @@ for h in "${harnesses[@]}"; do args+=(--test "$h"); done
 echo "reliability --$mode: kills=$CHATSYNC_REL_CRASH_KILLS soak=${CHATSYNC_REL_SOAK_SECS}s seed=${CHATSYNC_REL_SEED:-random}"
 cargo build --locked -p chatsync-reliability --tests --bins
 start=$(date +%s)
-cargo test --locked -p chatsync-reliability "${args[@]}" -- --nocapture 2>&1 \
+set +e
+cargo test --locked --no-fail-fast -p chatsync-reliability "${args[@]}" -- --nocapture 2>&1 \
   | tee "$CHATSYNC_REL_REPORT_DIR/last-run.log" \
-  | grep -E '^(RELIABILITY|test |test result|thread .* panicked|failures:)' || true
+  | grep -E '^(RELIABILITY|test |test result|thread .* panicked|failures:)' -A1
 status=${PIPESTATUS[0]}
+set -e
 echo "reliability --$mode finished in $(( $(date +%s) - start )) s (exit $status); reports in $CHATSYNC_REL_REPORT_DIR"
 exit "$status"

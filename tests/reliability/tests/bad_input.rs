@@ -1103,15 +1103,18 @@ async fn run_case(case: Case, template: PathBuf, dir: PathBuf, index: usize) -> 
         Kind::Send => {
             let entry = client.cache().outbox().expect("readable");
             for e in entry {
-                let _ = client.retry_send("t1", &e.client_temp_id).await;
-                let sent = client
-                    .wait_for_send("t1", &e.client_temp_id, Duration::from_secs(5))
-                    .await
-                    .expect("a copy");
-                assert!(
-                    sent.sequence_number.is_some(),
-                    "{name}: the message was never sent"
-                );
+                // An attempt already in flight may still fail; the retries then deliver it.
+                let deadline = Instant::now() + Duration::from_secs(8);
+                let mut sent = None;
+                while sent.is_none() && Instant::now() < deadline {
+                    let _ = client.retry_send("t1", &e.client_temp_id).await;
+                    let copy = client
+                        .wait_for_send("t1", &e.client_temp_id, Duration::from_secs(2))
+                        .await
+                        .expect("a copy");
+                    sent = copy.sequence_number;
+                }
+                assert!(sent.is_some(), "{name}: the message was never sent");
             }
         }
     }
