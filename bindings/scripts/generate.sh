@@ -38,7 +38,7 @@ rm -rf "$out/kotlin" "$out/swift" "$out/python" "$out/lib"
 mkdir -p "$out/kotlin" "$out/swift" "$out/python" "$out/lib"
 for language in kotlin swift python; do
     "$bindgen" generate --library "$lib" --language "$language" \
-        --config bindings/uniffi.toml --out-dir "$out/$language" --no-format >&2
+        --out-dir "$out/$language" --no-format >&2
 done
 cp "$lib" "$out/lib/"
 echo "$out"
