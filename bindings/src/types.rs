@@ -751,3 +751,74 @@ impl ClientConfig {
 pub(crate) fn saturating_u32(n: usize) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_config_round_trips_to_the_core_defaults() {
+        let core = chatsync::ClientConfig::new("http://127.0.0.1:1", Some("/tmp/c.sqlite".into()));
+        let ffi = ClientConfig::from(core.clone());
+        let back = ffi.to_core().expect("the defaults are valid");
+        assert_eq!(format!("{back:?}"), format!("{core:?}"));
+        assert_eq!(ffi.resync_window, 200);
+        assert_eq!(ffi.revalidate_interval_ms, 300_000);
+        assert_eq!(ffi.max_messages_per_chat, Some(10_000));
+    }
+
+    #[test]
+    fn unusable_config_values_are_clear_errors() {
+        let mut ffi = ClientConfig::from(chatsync::ClientConfig::new("http://x", None));
+        ffi.page_size = 0;
+        let error = ffi.to_core().unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "invalid argument: page_size must be at least 1"
+        );
+        ffi.page_size = 50;
+        ffi.max_messages_total = Some(0);
+        assert!(ffi.to_core().unwrap_err().to_string().contains("cache cap"));
+    }
+
+    #[test]
+    fn core_errors_keep_their_kind_and_text() {
+        let error = crate::ChatSyncError::from(chatsync::ClientError::Network("refused".into()));
+        assert_eq!(error.kind(), ErrorKind::Network);
+        assert_eq!(error.to_string(), "network unavailable: refused");
+        let error = crate::ChatSyncError::from(chatsync::ClientError::SignedOut);
+        assert_eq!(error.kind(), ErrorKind::SignedOut);
+        assert!(error.to_string().starts_with("signed out"));
+    }
+
+    #[test]
+    fn messages_convert_both_ways_unchanged() {
+        let message = chatsync::ChatMessage {
+            id: "m1".into(),
+            request_id: "t1".into(),
+            sender_id: Some("u1".into()),
+            sender: Some(chatsync::Sender {
+                id: "u1".into(),
+                full_name: "Dana".into(),
+                is_technician: false,
+            }),
+            content: "hello".into(),
+            sequence_number: Some(7),
+            is_screenshot: false,
+            screenshot_file_name: None,
+            is_read_by_current_user: true,
+            created_at: "2026-01-01T00:00:00Z".into(),
+            updated_at: None,
+            status: chatsync::MessageStatus::Sent,
+            temp_id: None,
+            client_temp_id: Some("c1".into()),
+            is_system_message: false,
+            file_name: Some("a.png".into()),
+            file_size: Some(12),
+            file_mime_type: Some("image/png".into()),
+            cached_at: 99,
+        };
+        let back = chatsync::ChatMessage::from(ChatMessage::from(message.clone()));
+        assert_eq!(back, message);
+    }
+}
