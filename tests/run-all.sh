@@ -40,6 +40,8 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 step "rust: tests"
 cargo test --workspace --locked
 
+suite "bindings: Kotlin on the JVM (Maven), Python (pytest)" bindings/scripts/test.sh all
+
 suite "tauri: plugin, front end (Vitest), desktop E2E (WebKitWebDriver)" tauri-mobile/scripts/test.sh
 
 printf '\n==> all suites passed in %ss' "$((SECONDS - started))"
