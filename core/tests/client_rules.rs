@@ -1109,3 +1109,56 @@ async fn wait_until_settled_waits_for_the_connecting_socket() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_resync_button_reports_offline_even_on_a_synced_chat() {
+    let env = Env::start(1, 5).await;
+    let chat = env.tickets().await[0].clone();
+    let path = cached_chat(&env, &chat).await;
+    let client = env.client_at(path);
+    client.open_chat(&chat).unwrap();
+    assert_eq!(client.sync_state(&chat), SyncState::Synced);
+    client.on_connectivity_lost();
+    let error = client.manual_resync(&chat).await.unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::Network, "{error}");
+    env.server
+        .faults()
+        .fail_next_http(1, Some(EndpointKind::Messages));
+    client.on_connectivity_restored();
+    client.refresh_tickets().await.unwrap();
+    let error = client.manual_resync(&chat).await.unwrap_err();
+    assert_eq!(
+        error.kind(),
+        ErrorKind::Server,
+        "a failed round trip is reported: {error}"
+    );
+    assert_eq!(
+        client.manual_resync(&chat).await.unwrap().sync_state,
+        SyncState::Synced
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resync_backing_off_runs_again_when_connectivity_returns() {
+    let env = Env::start(1, 10).await;
+    let chat = env.tickets().await[0].clone();
+    let path = cached_chat(&env, &chat).await;
+    env.post_as_technician(&chat, "new").await;
+    let client = env.client_with(path, |c| c.retry_base = Duration::from_secs(60));
+    client.refresh_tickets().await.unwrap();
+    env.server
+        .faults()
+        .fail_next_http(1, Some(EndpointKind::Messages));
+    client.open_chat(&chat).unwrap();
+    assert_eq!(
+        client.wait_until_settled(&chat, SETTLE).await,
+        SyncState::OutOfSync
+    );
+    client.on_connectivity_lost();
+    client.on_connectivity_restored();
+    assert_eq!(
+        client.wait_until_settled(&chat, SETTLE).await,
+        SyncState::Synced
+    );
+    assert_eq!(cached_seqs(&client, &chat), one_to(11));
+}

@@ -220,7 +220,7 @@ impl ChatSyncClient {
     }
 
     /// Resyncs one chat, only when it is OUT_OF_SYNC; waits until the run ends and
-    /// returns the meta. Fails with the run's error when it ended without SYNCED.
+    /// returns the meta. Fails with the run's error when one was reported.
     pub async fn resync(&self, request_id: &str) -> Result<ChatSyncMeta, ClientError> {
         check_id(request_id)?;
         self.run_and_wait(request_id, |request_id, now_ms| Event::ResyncRequested {
@@ -858,14 +858,13 @@ impl ChatSyncClient {
                         return Err(ClientError::SignedOut);
                     }
                     if !core.engine.has_pending_work(&id) {
-                        let state = core.engine.sync_state(&id);
+                        // An error of this run wins, even when the chat is still
+                        // SYNCED from before (e.g. the resync button while offline).
                         let error = recorded_error(&core, &id, start);
                         drop(core);
-                        return match (state, error) {
-                            (SyncState::Synced, _) | (_, None) => {
-                                Ok(shared.cache.get_sync_meta(&id)?)
-                            }
-                            (_, Some(error)) => Err(error),
+                        return match error {
+                            Some(error) => Err(error),
+                            None => Ok(shared.cache.get_sync_meta(&id)?),
                         };
                     }
                 }

@@ -572,6 +572,10 @@ impl Engine {
             let chat = self.chat_mut(id);
             chat.needs_metadata = true;
             chat.halted = false;
+            // A resync waiting out a backoff runs as soon as fresh metadata arrives:
+            // the failure it backs off from predates the restoration.
+            chat.resync_attempt = 0;
+            self.cancel_timer(TimerKey::ResyncRetry(id.clone()));
         }
         if self.realtime == RealtimeState::Connecting {
             // The socket is coming back: refresh once it is up (or has failed), so the
