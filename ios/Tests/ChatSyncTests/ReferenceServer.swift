@@ -32,6 +32,8 @@ final class ReferenceServer: @unchecked Sendable {
     let requester: User
     let technician: User
     let adminToken: String
+    /// The server's log (stderr), kept until the test process ends.
+    let logURL: URL
 
     /// Starts the binary named by `CHATSYNC_SERVER_BIN` (set by ios/scripts/test.sh)
     /// with `tickets` seeded tickets of `messages` messages each.
@@ -49,6 +51,14 @@ final class ReferenceServer: @unchecked Sendable {
         process.environment = environment
         let stdout = Pipe()
         process.standardOutput = stdout
+        // Logs go to a file, not to the runner's output: a server outliving a
+        // crashed runner must not hold the test script's output open.
+        let logURL = FileManager.default.temporaryDirectory.appendingPathComponent("chatsync-server-\(UUID().uuidString).log")
+        guard FileManager.default.createFile(atPath: logURL.path, contents: nil) else {
+            throw Failure(description: "cannot create \(logURL.path)")
+        }
+        process.standardError = try FileHandle(forWritingTo: logURL)
+        self.logURL = logURL
         try process.run()
         // The server prints exactly one JSON line once it listens.
         var line = Data()
