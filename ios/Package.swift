@@ -20,15 +20,16 @@ import PackageDescription
 /// or nil to link the Rust library from the linker search path.
 let releaseXCFramework: (url: String, checksum: String)? = nil
 
-/// A local XCFramework built by ios/scripts/build-xcframework.sh, for trying a
-/// release build before publishing it: `CHATSYNC_XCFRAMEWORK=/abs/path/ChatSyncBindingsFFI.xcframework`.
-let localXCFramework = Context.environment["CHATSYNC_XCFRAMEWORK"]
+/// `CHATSYNC_LOCAL_XCFRAMEWORK=1`: use the XCFramework that
+/// ios/scripts/build-xcframework.sh left in ios/Frameworks/ (try a release build
+/// before publishing it).
+let useLocalXCFramework = Context.environment["CHATSYNC_LOCAL_XCFRAMEWORK"] == "1"
 
 let ffiTarget: Target
 if let release = releaseXCFramework {
     ffiTarget = .binaryTarget(name: "ChatSyncBindingsFFI", url: release.url, checksum: release.checksum)
-} else if let path = localXCFramework, !path.isEmpty {
-    ffiTarget = .binaryTarget(name: "ChatSyncBindingsFFI", path: path)
+} else if useLocalXCFramework {
+    ffiTarget = .binaryTarget(name: "ChatSyncBindingsFFI", path: "Frameworks/ChatSyncBindingsFFI.xcframework")
 } else {
     ffiTarget = .systemLibrary(name: "ChatSyncBindingsFFI", path: "Sources/ChatSyncBindingsFFI")
 }

@@ -78,6 +78,7 @@ esac
 # cleanup below can stop exactly those (a crashed test runner leaves its child
 # server behind, holding this script's output open).
 run_id="chatsync-ios-test-$$-$RANDOM"
+# shellcheck disable=SC2317 # invoked by the EXIT trap
 cleanup_servers() {
   local environ pid
   for environ in /proc/[0-9]*/environ; do
