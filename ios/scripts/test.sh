@@ -84,7 +84,7 @@ cleanup_servers() {
   for environ in /proc/[0-9]*/environ; do
     pid="${environ#/proc/}"
     pid="${pid%/environ}"
-    if tr '\0' '\n' <"$environ" 2>/dev/null | grep -qx "CHATSYNC_IOS_TEST_RUN=$run_id"; then
+    if { tr '\0' '\n' <"$environ"; } 2>/dev/null | grep -qx "CHATSYNC_IOS_TEST_RUN=$run_id"; then
       kill -9 "$pid" 2>/dev/null || true
     fi
   done
@@ -114,7 +114,7 @@ wait "$test_pid"
 status=$?
 wait "$tail_pid"
 set -e
-summary="$(grep -E 'Executed [0-9]+ tests?' "$output" | tail -1 | sed 's/^[[:space:]]*//')"
+summary="$(grep -E 'Executed [0-9]+ tests?' "$output" | tail -1 | sed 's/^[[:space:]]*//' || true)"
 rm -f "$output"
 if ((status == 0)); then
   log "passed in $((SECONDS - started)) s: ${summary:-no XCTest summary}"
