@@ -190,11 +190,10 @@ extension Duration {
     /// The duration in whole milliseconds, clamped to `0...UInt64.max`.
     var wholeMilliseconds: UInt64 {
         let (seconds, attoseconds) = components
-        if seconds < 0 { return 0 }
-        let (ms, overflow) = UInt64(seconds).multipliedReportingOverflow(by: 1000)
-        if overflow { return .max }
-        return ms.addingReportingOverflow(UInt64(attoseconds / 1_000_000_000_000_000)).overflow
-            ? .max : ms + UInt64(attoseconds / 1_000_000_000_000_000)
+        guard seconds >= 0, attoseconds >= 0 else { return 0 }
+        let (whole, overflow) = UInt64(seconds).multipliedReportingOverflow(by: 1000)
+        let (total, carry) = whole.addingReportingOverflow(UInt64(attoseconds / 1_000_000_000_000_000))
+        return overflow || carry ? .max : total
     }
 }
 

@@ -112,6 +112,14 @@ final class ChatModelTests: XCTestCase {
         XCTAssertEqual(again, list)
     }
 
+    func testDurationsBecomeWholeMilliseconds() {
+        XCTAssertEqual(Duration.seconds(20).wholeMilliseconds, 20_000)
+        XCTAssertEqual(Duration.milliseconds(1_500).wholeMilliseconds, 1_500)
+        XCTAssertEqual(Duration.microseconds(1_999).wholeMilliseconds, 1)
+        XCTAssertEqual(Duration.milliseconds(-5).wholeMilliseconds, 0, "negative clamps to zero")
+        XCTAssertEqual(Duration.seconds(Int64.max).wholeMilliseconds, .max, "overflow clamps")
+    }
+
     func testConnectivityDebouncerDrivesTheCore() async throws {
         let env = try await Env.start(self, tickets: 1, messages: 1)
         env.chatSync.start()
