@@ -29,7 +29,7 @@ public enum BackgroundRevalidation {
         chatSync: @escaping @Sendable () -> ChatSync?
     ) -> Bool {
         BGTaskScheduler.shared.register(forTaskWithIdentifier: identifier, using: nil) { task in
-            schedule(identifier: identifier, after: interval)
+            BackgroundRevalidation.schedule(identifier: identifier, after: interval)
             let completion = TaskCompletion(task)
             guard let client = chatSync() else {
                 completion.finish(success: false)
