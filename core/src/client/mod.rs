@@ -677,7 +677,8 @@ impl ChatSyncClient {
 
     /// Waits until the chat settles: SYNCED; OUT_OF_SYNC after a failed attempt;
     /// UNKNOWN when the backend sequence is unknown and no metadata is on its way;
-    /// or `timeout` passed. Returns the state then. (For the CLI and tests.)
+    /// or `timeout` passed. Never while the realtime socket is connecting (its
+    /// connection re-validates every chat). Returns the state then. (For the CLI and tests.)
     pub async fn wait_until_settled(&self, request_id: &str, timeout: Duration) -> SyncState {
         let shared = Arc::clone(&self.shared);
         let id = request_id.to_string();
@@ -690,7 +691,11 @@ impl ChatSyncClient {
                     let core = shared.lock();
                     let engine = &core.engine;
                     let state = engine.sync_state(&id);
-                    let busy = engine.has_pending_work(&id) || engine.is_refreshing_tickets();
+                    // A connecting socket restores on connect (every chat UNKNOWN, a
+                    // fresh ticket refresh): nothing is settled before it is up or down.
+                    let busy = engine.has_pending_work(&id)
+                        || engine.is_refreshing_tickets()
+                        || engine.realtime_state() == crate::engine::RealtimeState::Connecting;
                     let settled = !busy
                         && match state {
                             SyncState::Synced => true,
