@@ -5588,12 +5588,13 @@ public func defaultClientConfig(baseUrl: String, cachePath: String?) -> ClientCo
 })
 }
 /**
- * The largest outgoing message `send_message` accepts, in bytes of UTF-8.
+ * The longest outgoing message `send_message` accepts, in characters (Unicode scalar
+ * values): the protocol's content limit.
  */
-public func maxOutgoingMessageBytes() -> UInt32  {
+public func maxOutgoingMessageChars() -> UInt32  {
     return try!  FfiConverterUInt32.lift(try! rustCall() {
         uniffiCallStatus in
-    uniffi_chatsync_ffi_fn_func_max_outgoing_message_bytes(uniffiCallStatus
+    uniffi_chatsync_ffi_fn_func_max_outgoing_message_chars(uniffiCallStatus
     )
 })
 }
@@ -5648,7 +5649,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_chatsync_ffi_checksum_func_default_client_config() != 16240) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_chatsync_ffi_checksum_func_max_outgoing_message_bytes() != 62103) {
+    if (uniffi_chatsync_ffi_checksum_func_max_outgoing_message_chars() != 37675) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_chatsync_ffi_checksum_func_clear_log_sink() != 13094) {

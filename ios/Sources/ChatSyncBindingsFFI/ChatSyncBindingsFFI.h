@@ -656,9 +656,9 @@ void uniffi_chatsync_ffi_fn_method_logsink_log(uint64_t ptr, RustBuffer record, 
 RustBuffer uniffi_chatsync_ffi_fn_func_default_client_config(RustBuffer base_url, RustBuffer cache_path, RustCallStatus *_Nonnull out_status
 );
 #endif
-#ifndef UNIFFI_FFIDEF_UNIFFI_CHATSYNC_FFI_FN_FUNC_MAX_OUTGOING_MESSAGE_BYTES
-#define UNIFFI_FFIDEF_UNIFFI_CHATSYNC_FFI_FN_FUNC_MAX_OUTGOING_MESSAGE_BYTES
-uint32_t uniffi_chatsync_ffi_fn_func_max_outgoing_message_bytes(RustCallStatus *_Nonnull out_status
+#ifndef UNIFFI_FFIDEF_UNIFFI_CHATSYNC_FFI_FN_FUNC_MAX_OUTGOING_MESSAGE_CHARS
+#define UNIFFI_FFIDEF_UNIFFI_CHATSYNC_FFI_FN_FUNC_MAX_OUTGOING_MESSAGE_CHARS
+uint32_t uniffi_chatsync_ffi_fn_func_max_outgoing_message_chars(RustCallStatus *_Nonnull out_status
     
 );
 #endif
@@ -944,9 +944,9 @@ uint16_t uniffi_chatsync_ffi_checksum_func_default_client_config(void
     
 );
 #endif
-#ifndef UNIFFI_FFIDEF_UNIFFI_CHATSYNC_FFI_CHECKSUM_FUNC_MAX_OUTGOING_MESSAGE_BYTES
-#define UNIFFI_FFIDEF_UNIFFI_CHATSYNC_FFI_CHECKSUM_FUNC_MAX_OUTGOING_MESSAGE_BYTES
-uint16_t uniffi_chatsync_ffi_checksum_func_max_outgoing_message_bytes(void
+#ifndef UNIFFI_FFIDEF_UNIFFI_CHATSYNC_FFI_CHECKSUM_FUNC_MAX_OUTGOING_MESSAGE_CHARS
+#define UNIFFI_FFIDEF_UNIFFI_CHATSYNC_FFI_CHECKSUM_FUNC_MAX_OUTGOING_MESSAGE_CHARS
+uint16_t uniffi_chatsync_ffi_checksum_func_max_outgoing_message_chars(void
     
 );
 #endif
