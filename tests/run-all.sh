@@ -42,6 +42,8 @@ cargo test --workspace --locked
 
 suite "bindings: Kotlin on the JVM (Maven), Python (pytest)" bindings/scripts/test.sh all
 
+suite "ios: the Swift package (XCTest) in a Swift 6 chroot" ios/scripts/test.sh
+
 suite "tauri: plugin, front end (Vitest), desktop E2E (WebKitWebDriver)" tauri-mobile/scripts/test.sh
 
 printf '\n==> all suites passed in %ss' "$((SECONDS - started))"
