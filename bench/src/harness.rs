@@ -87,6 +87,22 @@ impl Env {
         Ok(outcome.message.sequence_number)
     }
 
+    /// Waits until the server's counters stay unchanged for `still` (every request in
+    /// flight answered), or `timeout` passes; returns whether they did.
+    pub async fn quiesce(&self, still: Duration, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        let mut last = self.stats();
+        while Instant::now() < deadline {
+            tokio::time::sleep(still).await;
+            let now = self.stats();
+            if now == last {
+                return true;
+            }
+            last = now;
+        }
+        false
+    }
+
     /// The server's counters now.
     pub fn stats(&self) -> StatsSnapshot {
         self.server.stats()

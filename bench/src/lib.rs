@@ -152,6 +152,9 @@ pub struct BenchReport {
     pub date: String,
     /// Where it ran.
     pub machine: Machine,
+    /// `/proc/loadavg`'s 1, 5 and 15 minute load averages when the run started (other
+    /// work on the machine skews latencies, p99 first).
+    pub load_average: String,
     /// Wall time of the whole run, in seconds.
     pub elapsed_seconds: f64,
     /// The table: one row per figure, each against its reference.
@@ -258,6 +261,9 @@ fn run_here(args: &BenchArgs) -> Result<BenchReport, BenchError> {
     let date = time::OffsetDateTime::now_utc()
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_else(|_| "unknown".into());
+    let load_average = std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "unknown".into());
     let progress = Progress::new(!args.quiet);
     let sizes = Sizes::of(args.quick);
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -318,6 +324,7 @@ fn run_here(args: &BenchArgs) -> Result<BenchReport, BenchError> {
         mode: if args.quick { Mode::Quick } else { Mode::Full },
         date,
         machine: Machine::current(),
+        load_average,
         elapsed_seconds: 0.0,
         rows: Vec::new(),
         resync,

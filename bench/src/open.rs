@@ -33,6 +33,9 @@ pub struct OpenRow {
     pub rust_api: Latency,
     /// The cache layer alone: `get_cached_messages(50)` + `get_sync_meta`.
     pub cache_layer: Latency,
+    /// The two sync-state writes every open makes through the engine (UNKNOWN, then
+    /// SYNCED: `update_sync_state` twice), measured alone.
+    pub state_writes: Latency,
     /// The bare SQLite query of the same 50 rows (every column read).
     pub sqlite_floor: Latency,
     /// `rust_api.p99 / sqlite_floor.p99`.
@@ -112,6 +115,11 @@ pub fn run(
             std::hint::black_box((messages, meta));
             Ok::<_, BenchError>(())
         })?);
+        let state_writes = Latency::of(&sample(warmup, iterations, || {
+            cache.update_sync_state(&chat, SyncState::Unknown, None)?;
+            cache.update_sync_state(&chat, SyncState::Synced, Some(chatsync::clock::now_ms()))?;
+            Ok::<_, BenchError>(())
+        })?);
         let sqlite_floor = Latency::of(&sample(warmup, iterations, || {
             let n = floor_query(&floor_conn, &chat, i64::from(FIRST_PAGE))?;
             ensure(n == FIRST_PAGE as usize, || {
@@ -123,6 +131,7 @@ pub fn run(
             p99_vs_floor: ratio(rust_api.p99_us, sqlite_floor.p99_us),
             rust_api,
             cache_layer,
+            state_writes,
             sqlite_floor,
         });
     }

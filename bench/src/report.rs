@@ -150,11 +150,13 @@ pub(crate) fn rows(report: &BenchReport) -> Vec<Row> {
                 (
                     format!("{} / {}", us(r.rust_api.p50_us), us(r.rust_api.p99_us)),
                     format!(
-                        "SQLite floor {} / {} (cache layer {} / {})",
+                        "SQLite floor {} / {} (cache reads {} / {}; the open's 2 state writes {} / {})",
                         us(r.sqlite_floor.p50_us),
                         us(r.sqlite_floor.p99_us),
                         us(r.cache_layer.p50_us),
-                        us(r.cache_layer.p99_us)
+                        us(r.cache_layer.p99_us),
+                        us(r.state_writes.p50_us),
+                        us(r.state_writes.p99_us)
                     ),
                     r.p99_vs_floor,
                 ),
@@ -345,14 +347,15 @@ fn ratio_text(x: f64) -> String {
 
 fn heading(report: &BenchReport) -> String {
     format!(
-        "chatsync benchmarks ({} run, {}), {:.0} s\nmachine: {}",
+        "chatsync benchmarks ({} run, {}), {:.0} s\nmachine: {}\nload average (1/5/15 min) at start: {}",
         match report.mode {
             Mode::Quick => "quick smoke",
             Mode::Full => "full",
         },
         report.date,
         report.elapsed_seconds,
-        report.machine.summary()
+        report.machine.summary(),
+        report.load_average
     )
 }
 
@@ -392,13 +395,14 @@ pub(crate) fn table(report: &BenchReport) -> String {
 /// The table as Markdown, with its heading.
 pub(crate) fn markdown(report: &BenchReport) -> String {
     let mut out = format!(
-        "Measured {} ({} run) on {}.\n\n",
+        "Measured {} ({} run) on {}; load average at start {}.\n\n",
         report.date,
         match report.mode {
             Mode::Quick => "quick smoke",
             Mode::Full => "full",
         },
-        report.machine.summary()
+        report.machine.summary(),
+        report.load_average
     );
     out.push_str(&format!("| {} |\n", HEADERS.join(" | ")));
     out.push_str(&format!("|{}\n", "---|".repeat(HEADERS.len())));

@@ -304,6 +304,11 @@ async fn run_one(scenario: Scenario, plan: ResyncPlan) -> Result<ScenarioResult,
         })
         .await;
     ensure(ready, || "client B did not come online".into())?;
+    // start() refreshes the ticket list, and again once the socket is up: let both
+    // finish, so the open is measured alone.
+    ensure(env.quiesce(Duration::from_millis(100), settle).await, || {
+        "client B's start-up requests did not finish".into()
+    })?;
     let s_open = env.stats();
     let started = Instant::now();
     b.open_chat(&chat)?;

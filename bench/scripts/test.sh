@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# The benchmark suite's CI check (correctness only, never timing):
+#  - unit tests and the smoke test (`run(--quick)` against the real in-process server,
+#    checking the report's structure and sanity, e.g. zero requests when nothing changed);
+#  - the criterion benches compiled and run once each in test mode.
+# Nothing to install beyond the Rust toolchain; the run stays on 127.0.0.1.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+cargo test --locked -p chatsync-bench --lib --tests
+cargo test --locked -p chatsync-bench --benches
