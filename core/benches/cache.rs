@@ -10,6 +10,14 @@
 //!
 //! Quick mode for CI smoke runs: `CHATSYNC_BENCH_QUICK=1` (10 samples, short warm-up
 //! and measurement); criterion's own `--quick` works too.
+//!
+//! Clock: wall time by default. `CHATSYNC_BENCH_CLOCK=thread-cpu` measures the
+//! benchmark thread's CPU time instead (from `/proc/thread-self/schedstat`, Linux), which
+//! stays meaningful on a machine shared with other work; the cache does all its work on
+//! the calling thread, so for reads this is the cost of the call. (For writes it leaves
+//! out time blocked in the kernel, e.g. a WAL checkpoint's fsync, equally for both sides.)
+//! The kernel advances that counter at scheduler ticks, so this mode samples flat (every
+//! sample the same, long, iteration count) to keep each sample far above a tick.
 
 use std::hint::black_box;
 use std::path::Path;
@@ -17,7 +25,8 @@ use std::time::Duration;
 
 use chatsync::cache::{CacheOptions, EvictionLimits, MessageCache};
 use chatsync::{ChatMessage, MessageStatus, Sender};
-use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
+use criterion::measurement::{Measurement, ValueFormatter, WallTime};
+use criterion::{BatchSize, BenchmarkGroup, Criterion, SamplingMode, Throughput};
 
 fn options() -> CacheOptions {
     CacheOptions {
@@ -70,7 +79,16 @@ fn fill(cache: &MessageCache, chat: &str, n: i64) {
         .expect("backend");
 }
 
-fn reads(c: &mut Criterion) {
+/// A benchmark group, sampled flat under the thread-CPU clock (see the module docs).
+fn new_group<'a, M: Measurement>(c: &'a mut Criterion<M>, name: &str) -> BenchmarkGroup<'a, M> {
+    let mut group = c.benchmark_group(name);
+    if std::env::var("CHATSYNC_BENCH_CLOCK").as_deref() == Ok("thread-cpu") {
+        group.sampling_mode(SamplingMode::Flat);
+    }
+    group
+}
+
+fn reads<M: Measurement>(c: &mut Criterion<M>) {
     let dir = tempfile::tempdir().expect("tempdir");
     let cache = MessageCache::open(&dir.path().join("bench.sqlite3"), options()).expect("open");
     fill(&cache, "big", 100_000);
@@ -95,7 +113,7 @@ fn reads(c: &mut Criterion) {
     assert!(cache.validate_sequences("big").expect("validate").valid);
     assert!(cache.validate_sequences("runs").expect("validate").valid);
 
-    let mut group = c.benchmark_group("read");
+    let mut group = new_group(c, "read");
     group.bench_function("latest_50_of_100k", |b| {
         b.iter(|| {
             black_box(
@@ -107,7 +125,7 @@ fn reads(c: &mut Criterion) {
     });
     group.finish();
 
-    let mut group = c.benchmark_group("validate");
+    let mut group = new_group(c, "validate");
     for (name, chat) in [
         ("o1/1k", "small"),
         ("o1/10k", "mid"),
@@ -183,9 +201,9 @@ fn raw_insert(path: &Path, rows: &[ChatMessage]) -> rusqlite::Connection {
     conn
 }
 
-fn upserts(c: &mut Criterion) {
+fn upserts<M: Measurement>(c: &mut Criterion<M>) {
     let rows = messages("chat", 1..=10_000);
-    let mut group = c.benchmark_group("upsert_10k");
+    let mut group = new_group(c, "upsert_10k");
     group.throughput(Throughput::Elements(rows.len() as u64));
     group.bench_function("cache_upsert_messages", |b| {
         b.iter_batched(
@@ -223,10 +241,92 @@ fn upserts(c: &mut Criterion) {
     group.finish();
 }
 
-fn config() -> Criterion {
+/// CPU time of the calling thread, in nanoseconds (first field of `schedstat`).
+struct ThreadCpu;
+
+fn thread_cpu_ns() -> u64 {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|text| text.split_whitespace().next()?.parse().ok())
+        .expect("CHATSYNC_BENCH_CLOCK=thread-cpu needs /proc/thread-self/schedstat (Linux)")
+}
+
+impl Measurement for ThreadCpu {
+    type Intermediate = u64;
+    type Value = u64;
+    fn start(&self) -> u64 {
+        thread_cpu_ns()
+    }
+    fn end(&self, start: u64) -> u64 {
+        thread_cpu_ns().saturating_sub(start)
+    }
+    fn add(&self, a: &u64, b: &u64) -> u64 {
+        a + b
+    }
+    fn zero(&self) -> u64 {
+        0
+    }
+    fn to_f64(&self, value: &u64) -> f64 {
+        *value as f64
+    }
+    fn formatter(&self) -> &dyn ValueFormatter {
+        &CpuFormatter
+    }
+}
+
+/// Formats nanoseconds of CPU time like criterion formats wall time.
+struct CpuFormatter;
+
+impl ValueFormatter for CpuFormatter {
+    fn scale_values(&self, typical: f64, values: &mut [f64]) -> &'static str {
+        let (factor, unit) = if typical < 1e3 {
+            (1.0, "ns cpu")
+        } else if typical < 1e6 {
+            (1e-3, "µs cpu")
+        } else if typical < 1e9 {
+            (1e-6, "ms cpu")
+        } else {
+            (1e-9, "s cpu")
+        };
+        values.iter_mut().for_each(|v| *v *= factor);
+        unit
+    }
+
+    fn scale_throughputs(
+        &self,
+        typical: f64,
+        throughput: &Throughput,
+        values: &mut [f64],
+    ) -> &'static str {
+        let per_iteration = match throughput {
+            Throughput::Bits(n)
+            | Throughput::Bytes(n)
+            | Throughput::BytesDecimal(n)
+            | Throughput::Elements(n) => *n as f64,
+            Throughput::ElementsAndBytes { elements, .. } => *elements as f64,
+        };
+        let per_second = per_iteration * 1e9 / typical;
+        let (factor, unit) = if per_second < 1e3 {
+            (1.0, "elem/cpu-s")
+        } else if per_second < 1e6 {
+            (1e-3, "Kelem/cpu-s")
+        } else {
+            (1e-6, "Melem/cpu-s")
+        };
+        values
+            .iter_mut()
+            .for_each(|v| *v = per_iteration * 1e9 / *v * factor);
+        unit
+    }
+
+    fn scale_for_machines(&self, _values: &mut [f64]) -> &'static str {
+        "ns"
+    }
+}
+
+fn config<M: Measurement>(criterion: Criterion<M>) -> Criterion<M> {
     let quick = std::env::var("CHATSYNC_BENCH_QUICK").is_ok_and(|v| !v.is_empty() && v != "0");
-    let criterion = Criterion::default();
-    if quick {
+    let criterion = if quick {
         criterion
             .sample_size(10)
             .warm_up_time(Duration::from_millis(300))
@@ -235,12 +335,20 @@ fn config() -> Criterion {
         criterion
             .sample_size(30)
             .measurement_time(Duration::from_secs(5))
-    }
+    };
+    criterion.configure_from_args()
 }
 
-criterion_group! {
-    name = benches;
-    config = config();
-    targets = reads, upserts
+fn run<M: Measurement>(mut criterion: Criterion<M>) {
+    reads(&mut criterion);
+    upserts(&mut criterion);
+    criterion.final_summary();
 }
-criterion_main!(benches);
+
+fn main() {
+    match std::env::var("CHATSYNC_BENCH_CLOCK").as_deref() {
+        Ok("thread-cpu") => run(config(Criterion::default().with_measurement(ThreadCpu))),
+        Ok("wall") | Err(_) => run(config(Criterion::default().with_measurement(WallTime))),
+        Ok(other) => panic!("CHATSYNC_BENCH_CLOCK={other}: expected wall or thread-cpu"),
+    }
+}

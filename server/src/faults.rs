@@ -129,7 +129,8 @@ pub(crate) enum PushAction {
     Deliver,
     Drop,
     Duplicate,
-    Hold,
+    /// Hold the frame until the next delivered frame matching this kind.
+    Hold(PushKind),
 }
 
 /// Handle on an instance's faults; cheap to clone, every clone controls the same server.
@@ -160,7 +161,8 @@ impl FaultController {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Clears every fault (held pushes are released by the dispatcher at once).
+    /// Clears every fault (a push already held back is still released as described in
+    /// [`FaultController::reorder_next_pushes`]).
     pub fn reset(&self) {
         *self.lock() = State::default();
     }
@@ -189,7 +191,9 @@ impl FaultController {
     }
 
     /// Holds each of the next `n` frames of `kind` back and sends it right after the
-    /// next frame (of any kind) — or after [`crate::WsConfig::reorder_hold_max`] if none comes.
+    /// next delivered frame of `kind` (so `MessageNew` swaps two `message.new` frames),
+    /// or after [`crate::WsConfig::reorder_hold_max`] if none comes. At most one frame is
+    /// held at a time: holding a second one releases the first.
     pub fn reorder_next_pushes(&self, n: u32, kind: PushKind) {
         self.lock().settings.reorder_next = PushCount { remaining: n, kind };
     }
@@ -286,8 +290,9 @@ impl FaultController {
         if hit(&mut settings.duplicate_next) {
             return PushAction::Duplicate;
         }
+        let reorder_kind = settings.reorder_next.kind;
         if hit(&mut settings.reorder_next) {
-            return PushAction::Hold;
+            return PushAction::Hold(reorder_kind);
         }
         if let (Some(random), Some(rng)) = (settings.random, rng.as_mut()) {
             let roll: f64 = rng.random();
@@ -298,7 +303,7 @@ impl FaultController {
                 return PushAction::Duplicate;
             }
             if roll < random.drop_rate + random.duplicate_rate + random.reorder_rate {
-                return PushAction::Hold;
+                return PushAction::Hold(PushKind::Any);
             }
         }
         PushAction::Deliver

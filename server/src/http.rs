@@ -461,7 +461,114 @@ async fn ws_upgrade(
         )
     })?;
     let hub = state.hub.clone();
+    let subscription = hub.subscription(&user.id);
     Ok(upgrade
         .max_message_size(64 * 1024)
-        .on_upgrade(move |socket| hub::serve_socket(socket, user.id, hub)))
+        .on_upgrade(move |socket| hub::serve_socket(socket, subscription, hub)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pairs(query: &str) -> Vec<(String, String)> {
+        query
+            .split('&')
+            .filter(|p| !p.is_empty())
+            .map(|p| {
+                let (k, v) = p.split_once('=').unwrap_or((p, ""));
+                (k.to_string(), v.to_string())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn page_queries_parse_strictly() {
+        let ok = |q: &str| parse_page_query(&pairs(q)).unwrap();
+        assert_eq!(ok(""), (PageQuery::Latest, DEFAULT_PAGE_LIMIT));
+        assert_eq!(ok("afterSequence=0&limit=1"), (PageQuery::After(0), 1));
+        assert_eq!(
+            ok("beforeSequence=7&limit=500"),
+            (PageQuery::Before(7), 500)
+        );
+        assert_eq!(ok("other=x&limit=3"), (PageQuery::Latest, 3));
+        assert_eq!(
+            ok("afterSequence=007"),
+            (PageQuery::After(7), DEFAULT_PAGE_LIMIT)
+        );
+        for bad in [
+            "limit=0",
+            "limit=501",
+            "limit=99999999999999999999",
+            "afterSequence=-1",
+            "afterSequence=+1",
+            "afterSequence= 1",
+            "afterSequence=1e3",
+            "afterSequence=",
+            "beforeSequence=0x10",
+            "afterSequence=1&beforeSequence=2",
+            "limit=1&limit=2",
+        ] {
+            let error = parse_page_query(&pairs(bad)).unwrap_err();
+            assert_eq!(error.status, StatusCode::BAD_REQUEST, "{bad}");
+            assert!(!error.detail.is_empty());
+        }
+    }
+
+    #[test]
+    fn content_and_keys_are_checked() {
+        assert!(check_content("hi").is_ok());
+        assert!(check_content(" padded ").is_ok());
+        assert!(check_content(&"é".repeat(MAX_CONTENT_CHARS)).is_ok());
+        assert!(check_content(&"a".repeat(MAX_CONTENT_CHARS + 1)).is_err());
+        assert!(check_content("").is_err());
+        assert!(check_content(" \n\t").is_err());
+        assert!(check_client_temp_id("k").is_ok());
+        assert!(check_client_temp_id(&"k".repeat(MAX_CLIENT_TEMP_ID_BYTES)).is_ok());
+        assert!(check_client_temp_id("").is_err());
+        assert!(check_client_temp_id(&"k".repeat(MAX_CLIENT_TEMP_ID_BYTES + 1)).is_err());
+    }
+
+    #[test]
+    fn endpoints_are_classified() {
+        use axum::http::Method;
+        let cases = [
+            (Method::GET, "/api/v1/chat/requests", EndpointKind::Tickets),
+            (
+                Method::GET,
+                "/api/v1/chat/requests/t1/messages",
+                EndpointKind::Messages,
+            ),
+            (
+                Method::POST,
+                "/api/v1/chat/requests/t1/messages",
+                EndpointKind::Send,
+            ),
+            (
+                Method::POST,
+                "/api/v1/chat/requests/t1/read",
+                EndpointKind::Read,
+            ),
+            (Method::GET, "/api/v1/ws", EndpointKind::WebSocket),
+            (Method::POST, "/admin/v1/restore", EndpointKind::Admin),
+            (
+                Method::GET,
+                "/api/v1/chat/requests/t1/read",
+                EndpointKind::Other,
+            ),
+            (
+                Method::GET,
+                "/api/v1/chat/requests//messages",
+                EndpointKind::Other,
+            ),
+            (Method::GET, "/", EndpointKind::Other),
+        ];
+        for (method, path, kind) in cases {
+            assert_eq!(
+                EndpointKind::classify(&method, path),
+                kind,
+                "{method} {path}"
+            );
+        }
+    }
 }

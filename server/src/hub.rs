@@ -137,16 +137,16 @@ pub(crate) async fn dispatch(
     let stats = hub.stats.clone();
     let hold_max = hub.config.reorder_hold_max;
     let far = || Instant::now() + Duration::from_secs(86_400);
-    let mut held: Option<(Instant, Prepared)> = None;
+    let mut held: Option<(Instant, PushKind, Prepared)> = None;
     loop {
-        let deadline = held.as_ref().map_or_else(far, |(at, _)| *at);
+        let deadline = held.as_ref().map_or_else(far, |(at, ..)| *at);
         let change = tokio::select! {
             change = changes.recv() => match change {
                 Some(change) => change,
                 None => break,
             },
             _ = sleep_until(deadline), if held.is_some() => {
-                if let Some((_, prepared)) = held.take() {
+                if let Some((.., prepared)) = held.take() {
                     deliver(&hub, &prepared);
                 }
                 continue;
@@ -168,16 +168,20 @@ pub(crate) async fn dispatch(
                     Stats::add(&stats.pushes_duplicated, 1);
                     deliver(&hub, &prepared);
                 }
-                if let Some((_, earlier)) = held.take() {
+                if held
+                    .as_ref()
+                    .is_some_and(|(_, filter, _)| *filter == PushKind::Any || *filter == kind)
+                    && let Some((.., earlier)) = held.take()
+                {
                     deliver(&hub, &earlier);
                 }
             }
-            PushAction::Hold => {
+            PushAction::Hold(filter) => {
                 Stats::add(&stats.pushes_reordered, 1);
-                if let Some((_, earlier)) = held.take() {
+                if let Some((.., earlier)) = held.take() {
                     deliver(&hub, &earlier);
                 }
-                held = Some((Instant::now() + hold_max, prepared));
+                held = Some((Instant::now() + hold_max, filter, prepared));
             }
         }
     }
@@ -198,14 +202,37 @@ async fn close(socket: &mut WebSocket, code: u16, reason: &'static str, limit: D
     let _ = send_with_timeout(socket, Message::Close(Some(frame)), limit).await;
 }
 
-/// Serves one authenticated WebSocket connection of `user_id` until it closes, stops
-/// answering pings, falls behind its queue, or the server disconnects everyone.
-pub(crate) async fn serve_socket(mut socket: WebSocket, user_id: String, hub: Arc<Hub>) {
+/// A connection's subscriptions, taken before the upgrade response is sent, so every
+/// frame committed after the client sees `101 Switching Protocols` reaches it.
+pub(crate) struct Subscription {
+    user_id: String,
+    frames: broadcast::Receiver<Utf8Bytes>,
+    kill: watch::Receiver<u64>,
+}
+
+impl Hub {
+    /// Subscribes a connection of `user_id` to its frames and to the disconnect signal.
+    pub fn subscription(&self, user_id: &str) -> Subscription {
+        let mut kill = self.kill.subscribe();
+        kill.mark_unchanged();
+        Subscription {
+            user_id: user_id.to_string(),
+            frames: self.subscribe(user_id),
+            kill,
+        }
+    }
+}
+
+/// Serves one authenticated WebSocket connection until it closes, stops answering
+/// pings, falls behind its queue, or the server disconnects everyone.
+pub(crate) async fn serve_socket(mut socket: WebSocket, subscription: Subscription, hub: Arc<Hub>) {
     let stats = hub.stats.clone();
     Stats::add(&stats.websocket_connections, 1);
-    let mut frames = hub.subscribe(&user_id);
-    let mut kill = hub.kill.subscribe();
-    kill.mark_unchanged();
+    let Subscription {
+        user_id,
+        mut frames,
+        mut kill,
+    } = subscription;
     let WsConfig {
         ping_interval,
         pong_timeout,

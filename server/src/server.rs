@@ -78,10 +78,12 @@ impl Server {
                     };
                     let started = std::time::Instant::now();
                     let tickets = crate::seed::generate(&seed, crate::store::now_ms());
+                    let generated_ms = started.elapsed().as_millis() as u64;
                     store.insert_seed(&tickets, &requester.id, &technician.id)?;
                     tracing::info!(
                         tickets = seed.tickets,
                         messages_per_ticket = seed.messages_per_ticket,
+                        generated_ms,
                         elapsed_ms = started.elapsed().as_millis() as u64,
                         "seed data written"
                     );
@@ -374,4 +376,32 @@ pub fn startup_line(addr: SocketAddr, users: &[UserInfo], admin_token: Option<&s
         return String::new();
     }
     String::from_utf8(out).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_startup_line_has_the_issue_format() {
+        let users = vec![UserInfo {
+            id: "u1".into(),
+            role: Role::Technician,
+            full_name: "Sam \"Fix\" Ortega".into(),
+            token: "t1".into(),
+        }];
+        let addr: SocketAddr = "127.0.0.1:4321".parse().unwrap();
+        assert_eq!(
+            startup_line(addr, &users, None),
+            r#"{"address": "127.0.0.1:4321", "users": [{"id": "u1", "role": "technician", "fullName": "Sam \"Fix\" Ortega", "token": "t1"}], "adminToken": null}"#
+        );
+        let two = [users[0].clone(), users[0].clone()];
+        let line = startup_line(addr, &two, Some("adm"));
+        assert!(
+            line.contains("}, {") && line.ends_with(r#""adminToken": "adm"}"#),
+            "{line}"
+        );
+        let parsed: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(parsed["users"][1]["fullName"], "Sam \"Fix\" Ortega");
+    }
 }

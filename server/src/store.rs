@@ -921,3 +921,43 @@ impl Store {
         Ok(removed as u64)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_are_fixed_width_rfc3339_utc() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(rfc3339(1_795_000_000_123), "2026-11-18T11:06:40.123Z");
+        assert_eq!(
+            rfc3339(i64::MAX),
+            "1970-01-01T00:00:00.000Z",
+            "out of range falls back"
+        );
+    }
+
+    #[test]
+    fn users_are_validated_and_tokens_kept_across_opens() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.db");
+        let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+        let dup = [
+            UserSpec::new("a", Role::Requester, "A").with_token("same"),
+            UserSpec::new("b", Role::Technician, "B").with_token("same"),
+        ];
+        assert!(matches!(
+            Store::open(None, &dup, tx.clone()),
+            Err(ServerError::Config(_))
+        ));
+        let spaced = [UserSpec::new("a", Role::Requester, "A").with_token("has space")];
+        assert!(Store::open(None, &spaced, tx.clone()).is_err());
+        let first = Store::open(Some(&path), &[], tx.clone()).unwrap();
+        let tokens: Vec<String> = first.users().all().map(|u| u.token.clone()).collect();
+        assert_eq!(tokens.len(), 2, "default users");
+        drop(first);
+        let again = Store::open(Some(&path), &[], tx).unwrap();
+        let tokens_again: Vec<String> = again.users().all().map(|u| u.token.clone()).collect();
+        assert_eq!(tokens, tokens_again);
+    }
+}

@@ -159,9 +159,11 @@ pub struct MessageCache {
     /// The file, or `:memory:`.
     path: PathBuf,
     options: CacheOptions,
-    writer: Mutex<Connection>,
     /// Idle read-only connections (file-backed only; `None` = read through the writer).
+    /// Declared before `writer` so they close first: the writer, closing last,
+    /// checkpoints the WAL into the file and removes it.
     readers: Option<Mutex<Vec<Connection>>>,
+    writer: Mutex<Connection>,
 }
 
 impl std::fmt::Debug for MessageCache {
@@ -296,38 +298,50 @@ impl MessageCache {
         run().map_err(|e| e.into_cache_error(&self.path))
     }
 
-    /// Runs `f` in one read transaction (a consistent snapshot) on a reader, or on the
-    /// writer for an in-memory cache.
+    /// Runs `f` in one read transaction (a consistent snapshot over several statements)
+    /// on a reader, or on the writer for an in-memory cache.
     fn read<T>(
         &self,
         f: impl FnOnce(&Connection) -> Result<T>,
     ) -> std::result::Result<T, CacheError> {
+        self.with_reader(|conn| {
+            conn.prepare_cached("BEGIN DEFERRED")?.execute([])?;
+            match f(conn) {
+                Ok(value) => {
+                    conn.prepare_cached("COMMIT")?.execute([])?;
+                    Ok(value)
+                }
+                Err(error) => {
+                    // Ends the read transaction; a failure here changes nothing for a reader.
+                    let _ = conn.execute_batch("ROLLBACK");
+                    Err(error)
+                }
+            }
+        })
+    }
+
+    /// Runs `f` on an idle reader (opening one if none is idle), or on the writer for an
+    /// in-memory cache.
+    fn with_reader<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T>,
+    ) -> std::result::Result<T, CacheError> {
         let Some(pool) = &self.readers else {
-            let mut conn = lock(&self.writer);
-            let run = || -> Result<T> {
-                let tx = conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
-                let value = f(&tx)?;
-                tx.commit()?;
-                Ok(value)
-            };
-            return run().map_err(|e| e.into_cache_error(&self.path));
+            let conn = lock(&self.writer);
+            return f(&conn).map_err(|e| e.into_cache_error(&self.path));
         };
         let idle = lock(pool).pop();
-        let mut conn = match idle {
+        let conn = match idle {
             Some(conn) => conn,
             None => self.open_reader()?,
         };
-        let result = (|| -> Result<T> {
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
-            let value = f(&tx)?;
-            tx.commit()?;
-            Ok(value)
-        })();
-        let mut idle = lock(pool);
-        if idle.len() < MAX_IDLE_READERS {
-            idle.push(conn);
+        let result = f(&conn);
+        if conn.is_autocommit() {
+            let mut idle = lock(pool);
+            if idle.len() < MAX_IDLE_READERS {
+                idle.push(conn);
+            }
         }
-        drop(idle);
         result.map_err(|e| e.into_cache_error(&self.path))
     }
 

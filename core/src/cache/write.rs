@@ -96,10 +96,17 @@ struct Batch<'c> {
     before: SeqRuns,
     runs: SeqRuns,
     change: MessagesChange,
-    /// Ids that existed before this batch (so a removal is reported, not just undone).
-    ids_new_in_batch: HashSet<String>,
     outbox_in_chat: bool,
+    /// The fast-path insert, prepared once per batch.
+    insert: rusqlite::CachedStatement<'c>,
 }
+
+/// `INSERT ... ON CONFLICT DO NOTHING` of a whole message row.
+static INSERT_OR_NOTHING: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "INSERT INTO messages ({MESSAGE_COLUMNS}) VALUES ({MESSAGE_PLACEHOLDERS}) ON CONFLICT DO NOTHING"
+    )
+});
 
 impl<'c> Batch<'c> {
     fn begin(conn: &'c Connection, request_id: &str) -> Result<Batch<'c>> {
@@ -116,8 +123,8 @@ impl<'c> Batch<'c> {
                 request_id: request_id.to_string(),
                 ..MessagesChange::default()
             },
-            ids_new_in_batch: HashSet::new(),
             outbox_in_chat,
+            insert: conn.prepare_cached(&INSERT_OR_NOTHING)?,
         })
     }
 
@@ -138,10 +145,11 @@ impl<'c> Batch<'c> {
     }
 
     /// Records that row `id` is gone.
+    /// A row inserted earlier in this batch simply disappears from `inserted` (rare path).
     fn note_removed(&mut self, id: &str) {
         self.change.updated.retain(|m| m.id != id);
-        if self.ids_new_in_batch.remove(id) {
-            self.change.inserted.retain(|m| m.id != id);
+        if let Some(index) = self.change.inserted.iter().position(|m| m.id == id) {
+            self.change.inserted.remove(index);
         } else {
             self.change.removed_ids.push(id.to_string());
         }
@@ -204,17 +212,11 @@ impl<'c> Batch<'c> {
             self.reconcile_local(ct)?;
         }
         // Fast path: a new row is one INSERT (the common case of a page or a push).
-        let mut insert = self.conn.prepare_cached(&format!(
-            "INSERT INTO messages ({MESSAGE_COLUMNS}) VALUES ({MESSAGE_PLACEHOLDERS})
-             ON CONFLICT DO NOTHING"
-        ))?;
-        if bind_message(&mut insert, &stored)? == 1 {
+        if bind_message(&mut self.insert, &stored)? == 1 {
             self.runs.insert(seq);
-            self.ids_new_in_batch.insert(stored.id.clone());
             self.change.inserted.push(stored);
             return Ok(());
         }
-        drop(insert);
         // The id or the (chat, sequence) is already held.
         let existing: Option<ChatMessage> = self
             .conn
@@ -264,7 +266,6 @@ impl<'c> Batch<'c> {
                 ))?;
                 bind_message(&mut insert, &stored)?;
                 self.runs.insert(seq);
-                self.ids_new_in_batch.insert(stored.id.clone());
                 self.change.inserted.push(stored);
             }
         }
@@ -289,6 +290,10 @@ pub(crate) fn salvage_outbox(path: &Path) -> Vec<Salvaged> {
     ) else {
         return Vec::new();
     };
+    // A truncated file is refused by SQLite (its header counts more pages than the
+    // file holds) unless the schema is "writable"; on this read-only connection that
+    // only makes SQLite read the pages that are there.
+    let _ = conn.pragma_update(None, "writable_schema", true);
     let queries = [
         format!("SELECT {OUTBOX_COLUMNS}, sender_json FROM outbox ORDER BY position"),
         "SELECT request_id, COALESCE(client_temp_id, temp_id, id), content,
@@ -297,8 +302,12 @@ pub(crate) fn salvage_outbox(path: &Path) -> Vec<Salvaged> {
             .to_string(),
     ];
     for sql in queries {
-        let Ok(mut statement) = conn.prepare(&sql) else {
-            continue;
+        let mut statement = match conn.prepare(&sql) {
+            Ok(statement) => statement,
+            Err(error) => {
+                tracing::warn!(%error, "outbox salvage: query failed");
+                continue;
+            }
         };
         let Ok(rows) = statement.query_map([], |r| {
             Ok(Salvaged {

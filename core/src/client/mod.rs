@@ -40,9 +40,11 @@ use crate::net::{ApiClient, AuthTokenProvider, NetStats};
 use crate::observe::{Observer, Subscription};
 use crate::types::{ChatMessage, ChatSyncMeta, MessageStatus, SeqRange, SyncState, TicketSummary};
 
-/// The largest outgoing message accepted by [`ChatSyncClient::send_message`], in
-/// bytes of UTF-8 (the reference server's documented content limit).
-pub const MAX_OUTGOING_BYTES: usize = 64 * 1024;
+/// The longest outgoing message accepted by [`ChatSyncClient::send_message`], in
+/// characters (Unicode scalar values): the protocol's content limit
+/// (`docs/protocol.md`, section 7), checked before queueing so a message the server
+/// would refuse never enters the outbox.
+pub const MAX_OUTGOING_CHARS: usize = 10_000;
 
 /// What [`ChatSyncClient::open_chat`] returns at once, from the cache.
 #[derive(Debug, Clone, PartialEq)]
@@ -453,10 +455,10 @@ impl ChatSyncClient {
                 "a message needs some text".into(),
             ));
         }
-        if content.len() > MAX_OUTGOING_BYTES {
+        let chars = content.chars().count();
+        if chars > MAX_OUTGOING_CHARS {
             return Err(ClientError::InvalidArgument(format!(
-                "a message may hold at most {MAX_OUTGOING_BYTES} bytes, this one has {}",
-                content.len()
+                "a message may hold at most {MAX_OUTGOING_CHARS} characters, this one has {chars}"
             )));
         }
         let shared = &self.shared;
@@ -675,7 +677,8 @@ impl ChatSyncClient {
 
     /// Waits until the chat settles: SYNCED; OUT_OF_SYNC after a failed attempt;
     /// UNKNOWN when the backend sequence is unknown and no metadata is on its way;
-    /// or `timeout` passed. Returns the state then. (For the CLI and tests.)
+    /// or `timeout` passed. Never while the realtime socket is connecting (its
+    /// connection re-validates every chat). Returns the state then. (For the CLI and tests.)
     pub async fn wait_until_settled(&self, request_id: &str, timeout: Duration) -> SyncState {
         let shared = Arc::clone(&self.shared);
         let id = request_id.to_string();
@@ -688,7 +691,11 @@ impl ChatSyncClient {
                     let core = shared.lock();
                     let engine = &core.engine;
                     let state = engine.sync_state(&id);
-                    let busy = engine.has_pending_work(&id) || engine.is_refreshing_tickets();
+                    // A connecting socket restores on connect (every chat UNKNOWN, a
+                    // fresh ticket refresh): nothing is settled before it is up or down.
+                    let busy = engine.has_pending_work(&id)
+                        || engine.is_refreshing_tickets()
+                        || engine.realtime_state() == crate::engine::RealtimeState::Connecting;
                     let settled = !busy
                         && match state {
                             SyncState::Synced => true,

@@ -407,8 +407,20 @@ fn map_reqwest(error: reqwest::Error) -> ApiError {
     if error.is_timeout() {
         ApiError::Timeout
     } else {
-        // Without the URL: it carries no secret, but keeps messages short and stable.
-        ApiError::Network(error.without_url().to_string())
+        // Without the URL (it carries no secret, but keeps messages short and
+        // stable), with the causes: "error sending request" alone says nothing.
+        let error = error.without_url();
+        let mut text = error.to_string();
+        let mut cause = std::error::Error::source(&error);
+        while let Some(inner) = cause {
+            let more = inner.to_string();
+            if !text.contains(&more) {
+                text.push_str(": ");
+                text.push_str(&more);
+            }
+            cause = inner.source();
+        }
+        ApiError::Network(text)
     }
 }
 
