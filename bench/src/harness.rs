@@ -111,6 +111,7 @@ impl Env {
 
 /// HTTP work between two counter snapshots of the server.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Cost {
     /// HTTP requests to `/api/v1` of any kind (ticket lists, pages, sends, reads, WebSocket upgrades).
     pub requests: u64,

@@ -24,6 +24,7 @@ pub const IN_FLIGHT: u64 = 64;
 
 /// Measurement 4's report.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct IngestReport {
     /// Messages pushed in the throughput run.
     pub messages: usize,

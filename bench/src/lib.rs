@@ -58,7 +58,7 @@ pub enum Section {
 /// The command-line arguments of `chatsync bench`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, clap::Args)]
 pub struct BenchArgs {
-    /// Print the report as one JSON object instead of the table.
+    /// Print the report as one JSON object on one line instead of the table.
     #[arg(long)]
     pub json: bool,
     /// Smoke mode: every measurement on small sizes, in a few seconds (for CI; the
@@ -145,6 +145,7 @@ pub enum Mode {
 
 /// Everything one run measured. `Display` prints the table; it serialises to JSON.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct BenchReport {
     /// Quick or full.
     pub mode: Mode,
@@ -172,10 +173,10 @@ pub struct BenchReport {
 }
 
 impl BenchReport {
-    /// The report as the table (default), Markdown, or pretty JSON, as `args` asks.
+    /// The report as the table (default), Markdown, or JSON on one line, as `args` asks.
     pub fn render(&self, args: &BenchArgs) -> String {
         if args.json {
-            serde_json::to_string_pretty(self).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+            serde_json::to_string(self).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
         } else if args.markdown {
             report::markdown(self)
         } else {

@@ -4,6 +4,7 @@ use serde::Serialize;
 
 /// What the figures were measured on. Fields that cannot be read are `"unknown"` / 0.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Machine {
     /// `lscpu`'s "Model name" (or `/proc/cpuinfo`'s "model name").
     pub cpu_model: String,

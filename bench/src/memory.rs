@@ -18,6 +18,7 @@ use crate::{BenchError, Progress};
 
 /// Measurement 5's report.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct MemoryReport {
     /// Chats synced.
     pub chats: u32,
@@ -44,6 +45,7 @@ pub struct MemoryReport {
 
 /// The stripped release size of the FFI library.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct FfiLibrary {
     /// `measured`, `not-built` or `pending` (no FFI crate in the tree).
     pub status: String,

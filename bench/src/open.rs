@@ -5,7 +5,7 @@
 
 use std::path::Path;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chatsync::cache::EvictionLimits;
 use chatsync::net::api::StaticToken;
@@ -14,7 +14,7 @@ use serde::Serialize;
 
 use crate::fixtures::{floor_query, read_only};
 use crate::harness::ensure;
-use crate::measure::{Latency, ratio, sample};
+use crate::measure::{Latency, Sampler, ratio, sample};
 use crate::{BenchError, Progress};
 
 /// Messages on the first page.
@@ -26,6 +26,7 @@ pub const TARGET_BINDINGS_P99_US: f64 = 1000.0;
 
 /// One chat size's figures.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct OpenRow {
     /// Messages in the chat.
     pub messages: i64,
@@ -44,6 +45,7 @@ pub struct OpenRow {
 
 /// Measurement 2's report.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct OpenReport {
     /// Timed opens per size (after a warm-up).
     pub iterations: usize,
@@ -96,36 +98,35 @@ pub fn run(
             },
         )?;
         client.close_chat(&chat);
-        let mut samples = Vec::with_capacity(iterations);
-        for i in 0..warmup + iterations {
-            let started = Instant::now();
-            let opened = client.open_chat(&chat)?;
-            let elapsed = started.elapsed();
+        for _ in 0..warmup {
+            client.open_chat(&chat)?;
+            client.close_chat(&chat);
+        }
+        let mut sampler = Sampler::new(iterations);
+        for _ in 0..iterations {
+            let opened = sampler.time(|| client.open_chat(&chat))?;
             std::hint::black_box(&opened);
             client.close_chat(&chat);
-            if i >= warmup {
-                samples.push(elapsed);
-            }
         }
-        let rust_api = Latency::of(&samples);
+        let rust_api = sampler.latency();
         let cache = client.cache();
-        let cache_layer = Latency::of(&sample(warmup, iterations, || {
+        let cache_layer = sample(warmup, iterations, || {
             let messages = cache.get_cached_messages(&chat, Some(FIRST_PAGE as usize))?;
             let meta = cache.get_sync_meta(&chat)?;
             std::hint::black_box((messages, meta));
             Ok::<_, BenchError>(())
-        })?);
-        let state_writes = Latency::of(&sample(warmup, iterations, || {
+        })?;
+        let state_writes = sample(warmup, iterations, || {
             cache.update_sync_state(&chat, SyncState::Unknown, None)?;
             cache.update_sync_state(&chat, SyncState::Synced, Some(chatsync::clock::now_ms()))?;
             Ok::<_, BenchError>(())
-        })?);
-        let sqlite_floor = Latency::of(&sample(warmup, iterations, || {
+        })?;
+        let sqlite_floor = sample(warmup, iterations, || {
             let n = floor_query(&floor_conn, &chat, i64::from(FIRST_PAGE))?;
             ensure(n == FIRST_PAGE as usize, || {
                 format!("the floor query read {n} rows")
             })
-        })?);
+        })?;
         rows.push(OpenRow {
             messages: n,
             p99_vs_floor: ratio(rust_api.p99_us, sqlite_floor.p99_us),

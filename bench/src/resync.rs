@@ -85,6 +85,7 @@ impl Scenario {
 
 /// The sizes of one run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct ResyncPlan {
     /// Messages posted in the burst scenario.
     pub burst: u32,
@@ -116,6 +117,7 @@ impl ResyncPlan {
 
 /// One scenario's figures.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct ScenarioResult {
     /// Which scenario.
     pub scenario: Scenario,
@@ -147,6 +149,7 @@ pub struct ScenarioResult {
 
 /// Measurement 1's report.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct ResyncReport {
     /// The sizes used.
     pub plan: ResyncPlan,
@@ -306,9 +309,10 @@ async fn run_one(scenario: Scenario, plan: ResyncPlan) -> Result<ScenarioResult,
     ensure(ready, || "client B did not come online".into())?;
     // start() refreshes the ticket list, and again once the socket is up: let both
     // finish, so the open is measured alone.
-    ensure(env.quiesce(Duration::from_millis(100), settle).await, || {
-        "client B's start-up requests did not finish".into()
-    })?;
+    ensure(
+        env.quiesce(Duration::from_millis(100), settle).await,
+        || "client B's start-up requests did not finish".into(),
+    )?;
     let s_open = env.stats();
     let started = Instant::now();
     b.open_chat(&chat)?;

@@ -58,6 +58,7 @@ impl Fixture {
 
 /// One size's figures.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct ValidationRow {
     /// Messages in the chat.
     pub messages: i64,
@@ -71,6 +72,7 @@ pub struct ValidationRow {
 
 /// Measurement 3's report.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct ValidationReport {
     /// One row per size, ascending.
     pub rows: Vec<ValidationRow>,
@@ -105,14 +107,14 @@ pub fn run(
         } else {
             (2_000_000 / n).clamp(5, 300)
         } as usize;
-        let o1 = Latency::of(&sample(o1_iterations / 10, o1_iterations, || {
+        let o1 = sample(o1_iterations / 10, o1_iterations, || {
             std::hint::black_box(cache.validate_sequences(&chat)?);
             Ok::<_, BenchError>(())
-        })?);
-        let full_scan = Latency::of(&sample(2, scan_iterations, || {
+        })?;
+        let full_scan = sample(2, scan_iterations, || {
             std::hint::black_box(cache.validate_sequences_full_scan(&chat)?);
             Ok::<_, BenchError>(())
-        })?);
+        })?;
         rows.push(ValidationRow {
             messages: n,
             full_vs_o1_p50: ratio(full_scan.p50_us, o1.p50_us),
