@@ -82,6 +82,34 @@ pub fn thread_cpu() -> Duration {
     )
 }
 
+/// The CPU time so far of this process's threads whose name starts with one of
+/// `prefixes` (from `/proc/self/task/*/schedstat`; threads that ended are not counted,
+/// so use it on long-lived threads and take differences). Zero where `/proc` is missing.
+pub fn threads_cpu(prefixes: &[&str]) -> Duration {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return Duration::ZERO;
+    };
+    let mut total = 0u64;
+    for task in tasks.flatten() {
+        let dir = task.path();
+        let Ok(name) = std::fs::read_to_string(dir.join("comm")) else {
+            continue;
+        };
+        if !prefixes.iter().any(|p| name.trim_end().starts_with(p)) {
+            continue;
+        }
+        let ns = std::fs::read_to_string(dir.join("schedstat"))
+            .ok()
+            .and_then(|s| {
+                s.split_whitespace()
+                    .next()
+                    .and_then(|v| v.parse::<u64>().ok())
+            });
+        total += ns.unwrap_or(0);
+    }
+    Duration::from_nanos(total)
+}
+
 /// Collects one wall-clock and one thread-CPU sample per timed call.
 #[derive(Debug)]
 pub struct Sampler {
@@ -181,6 +209,24 @@ mod tests {
         let l = sampler.latency();
         assert!(l.cpu_p50_us.is_some_and(|c| c > 0.0), "{l:?}");
         assert!(l.p50_us > 0.0);
+    }
+
+    #[test]
+    fn named_threads_report_their_cpu_time() {
+        let worker = std::thread::Builder::new()
+            .name("bench-cpu-probe".into())
+            .spawn(|| {
+                let mut x = 0u64;
+                for i in 0..20_000_000u64 {
+                    x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(i));
+                }
+                let spent = threads_cpu(&["bench-cpu-probe"]);
+                (x, spent)
+            })
+            .unwrap();
+        let (_, spent) = worker.join().unwrap();
+        assert!(spent > Duration::ZERO);
+        assert_eq!(threads_cpu(&["no-such-thread-name"]), Duration::ZERO);
     }
 
     #[test]

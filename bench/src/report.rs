@@ -246,15 +246,20 @@ pub(crate) fn rows(report: &BenchReport) -> Vec<Row> {
         }
     }
     if let Some(g) = &report.ingest {
+        let case = format!("{} pushes", g.messages);
         rows.push(row(
             (
                 "ingest",
-                format!("{} pushes", g.messages),
-                "frame -> row + callback vs raw commit-per-row",
+                case.clone(),
+                "frame -> row + callback, end to end (wall) vs raw commit-per-row",
             ),
             (
                 rate(g.ingest_per_s),
-                format!("raw commit-per-row {}", rate(g.raw_commit_per_row_per_s)),
+                format!(
+                    "raw commit-per-row {}; server posts alone {}",
+                    rate(g.raw_commit_per_row_per_s),
+                    rate(g.server_post_per_s)
+                ),
                 g.vs_raw_commit_per_row,
             ),
             (">= 0.5x", Verdict::of(g.target_met)),
@@ -262,15 +267,39 @@ pub(crate) fn rows(report: &BenchReport) -> Vec<Row> {
         rows.push(row(
             (
                 "ingest",
-                format!("{} pushes", g.messages),
+                case.clone(),
+                "client CPU per push vs raw commit-per-row CPU per row",
+            ),
+            (
+                format!(
+                    "{} CPU/push ({} per core; server side {} CPU/push)",
+                    us(g.client_cpu_per_push_us),
+                    rate(1e6 / g.client_cpu_per_push_us.max(1e-9)),
+                    us(g.server_cpu_per_push_us)
+                ),
+                format!(
+                    "raw commit-per-row {} CPU/row ({} per core); in the client: upsert {} + backend-seq commit {}",
+                    us(g.raw_commit_per_row_cpu_us),
+                    rate(1e6 / g.raw_commit_per_row_cpu_us.max(1e-9)),
+                    us(g.cache_upsert_per_row_cpu_us),
+                    us(g.cache_backend_seq_cpu_us)
+                ),
+                g.cpu_vs_raw_commit_per_row,
+            ),
+            (">= 0.5x", Verdict::of(g.cpu_target_met)),
+        ));
+        rows.push(row(
+            (
+                "ingest",
+                case,
                 "frame -> row + callback vs raw one transaction",
             ),
             (
                 rate(g.ingest_per_s),
                 format!(
-                    "raw one transaction {}; server posts alone {}",
+                    "raw one transaction {} ({} CPU/row)",
                     rate(g.raw_one_transaction_per_s),
-                    rate(g.server_post_per_s)
+                    us(g.raw_one_transaction_cpu_us)
                 ),
                 g.vs_raw_one_transaction,
             ),
@@ -280,14 +309,12 @@ pub(crate) fn rows(report: &BenchReport) -> Vec<Row> {
             ("ingest", "latency".into(), "post -> callback p50 / p99"),
             (
                 format!(
-                    "paced {} / {}",
-                    us(g.latency_paced.p50_us),
-                    us(g.latency_paced.p99_us)
+                    "paced {}",
+                    pair(g.latency_paced.p50_us, g.latency_paced.p99_us)
                 ),
                 format!(
-                    "under load {} / {}",
-                    us(g.latency_under_load.p50_us),
-                    us(g.latency_under_load.p99_us)
+                    "under load {}",
+                    pair(g.latency_under_load.p50_us, g.latency_under_load.p99_us)
                 ),
                 None,
             ),
