@@ -101,6 +101,9 @@ pub async fn run(
     ensure(state == SyncState::Synced, || {
         format!("the initial load ended {state:?}")
     })?;
+    // A new subscriber also receives events still queued from before it subscribed
+    // (the initial load's): drain them so the probe counts pushes only.
+    client.flush_observers();
     let (probe, _subscription) = Probe::attach(&client, &chat);
     ensure(probe.until(settle, Probe::realtime).await, || {
         "the realtime socket did not connect".into()

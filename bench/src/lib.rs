@@ -107,6 +107,25 @@ pub enum BenchError {
     /// A measurement's precondition did not hold (e.g. a client did not settle).
     #[error("measurement precondition failed: {0}")]
     Invariant(String),
+    /// Where an error happened (the section or scenario).
+    #[error("{during}: {source}")]
+    During {
+        /// The section or scenario that failed.
+        during: String,
+        /// The error.
+        #[source]
+        source: Box<BenchError>,
+    },
+}
+
+impl BenchError {
+    /// This error, as having happened during `during`.
+    pub fn during(self, during: impl Into<String>) -> BenchError {
+        BenchError::During {
+            during: during.into(),
+            source: Box::new(self),
+        }
+    }
 }
 
 /// Progress lines on stderr (`[  12.3s] ...`), unless quiet.
@@ -275,7 +294,11 @@ fn run_here(args: &BenchArgs) -> Result<BenchReport, BenchError> {
     let (memory, resync, open, validation, ingest) = runtime.block_on(async {
         // Memory first, so earlier sections' allocations do not sit in the baseline.
         let memory = if args.selected(Section::Memory) {
-            Some(memory::run(sizes.memory_chats, sizes.memory_messages, &progress).await?)
+            Some(
+                memory::run(sizes.memory_chats, sizes.memory_messages, &progress)
+                    .await
+                    .map_err(|e| e.during("memory"))?,
+            )
         } else {
             None
         };
@@ -295,26 +318,27 @@ fn run_here(args: &BenchArgs) -> Result<BenchReport, BenchError> {
             }
             needed.sort_unstable();
             needed.dedup();
-            let fixture = validation::Fixture::build(&needed, &progress)?;
+            let fixture = validation::Fixture::build(&needed, &progress)
+                .map_err(|e| e.during("the size fixture"))?;
             if args.selected(Section::Open) {
-                open = Some(open::run(
-                    &fixture.path,
-                    &sizes.open,
-                    sizes.open_iterations,
-                    &progress,
-                )?);
+                open = Some(
+                    open::run(&fixture.path, &sizes.open, sizes.open_iterations, &progress)
+                        .map_err(|e| e.during("open"))?,
+                );
             }
             if args.selected(Section::Validation) {
-                validation = Some(validation::run(
-                    &fixture,
-                    &sizes.validation,
-                    args.quick,
-                    &progress,
-                )?);
+                validation = Some(
+                    validation::run(&fixture, &sizes.validation, args.quick, &progress)
+                        .map_err(|e| e.during("validation"))?,
+                );
             }
         }
         let ingest = if args.selected(Section::Ingest) {
-            Some(ingest::run(sizes.ingest_paced, sizes.ingest_messages, &progress).await?)
+            Some(
+                ingest::run(sizes.ingest_paced, sizes.ingest_messages, &progress)
+                    .await
+                    .map_err(|e| e.during("ingest"))?,
+            )
         } else {
             None
         };
