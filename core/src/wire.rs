@@ -399,6 +399,15 @@ pub fn decode_message_page(
                 previous.unwrap_or(0)
             )));
         }
+        // Density (protocol rule 1): sequences 1..=N all exist, so a page is one
+        // contiguous slice of them.
+        if let Some(p) = previous
+            && seq != p.saturating_add(1)
+        {
+            return Err(invalid(format!(
+                "sequence {seq} follows {p}: a page has no holes"
+            )));
+        }
         let in_range = match query {
             PageQuery::After(n) => seq > n,
             PageQuery::Before(n) => seq < n,
@@ -418,11 +427,43 @@ pub fn decode_message_page(
         previous = Some(seq);
         messages.push(message);
     }
+    check_page_density(&messages, query, limit, page.has_more)?;
     Ok(MessagePage {
         messages,
         last_message_sequence: page.last_message_sequence,
         has_more: page.has_more,
     })
+}
+
+/// The page-level consequences of density: an `After(n)` page starts at `n + 1`; a
+/// latest or `Before` page that is not full reaches sequence 1 (nothing older exists);
+/// an empty page has `hasMore: false`.
+fn check_page_density(
+    messages: &[ChatMessage],
+    query: PageQuery,
+    limit: u32,
+    has_more: bool,
+) -> Result<(), WireError> {
+    let Some(first) = messages.first().and_then(|m| m.sequence_number) else {
+        if has_more {
+            return Err(invalid("an empty page claims hasMore"));
+        }
+        return Ok(());
+    };
+    match query {
+        PageQuery::After(n) if first != n.saturating_add(1) => Err(invalid(format!(
+            "a page after {n} starts at {first}, skipping messages"
+        ))),
+        PageQuery::Before(_) | PageQuery::Latest
+            if messages.len() < limit as usize && first != 1 =>
+        {
+            Err(invalid(format!(
+                "a page of {} (limit {limit}) starts at {first}: older messages exist",
+                messages.len()
+            )))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// Decodes and checks the response to a send of `client_temp_id` into `request_id`.
@@ -557,6 +598,29 @@ mod tests {
         assert!(decode_message_page(&other_chat, "t2", PageQuery::Latest, 10, 0).is_err());
         let too_many = page(vec![message(1), message(2)], Some(2));
         assert!(decode_message_page(&too_many, "t1", PageQuery::Latest, 1, 0).is_err());
+    }
+
+    #[test]
+    fn pages_breaking_density_are_rejected() {
+        let huge = page(vec![message(i64::MAX)], Some(i64::MAX));
+        assert!(decode_message_page(&huge, "t1", PageQuery::After(10), 2, 0).is_err());
+        assert!(decode_message_page(&huge, "t1", PageQuery::Latest, 50, 0).is_err());
+        let hole = page(vec![message(3), message(5)], Some(5));
+        assert!(decode_message_page(&hole, "t1", PageQuery::After(2), 10, 0).is_err());
+        let short_latest = page(vec![message(4), message(5)], Some(5));
+        assert!(decode_message_page(&short_latest, "t1", PageQuery::Latest, 10, 0).is_err());
+        assert!(decode_message_page(&short_latest, "t1", PageQuery::Before(6), 10, 0).is_err());
+        let endless =
+            serde_json::to_vec(&json!({"messages": [], "lastMessageSequence": 5, "hasMore": true}))
+                .unwrap();
+        assert!(decode_message_page(&endless, "t1", PageQuery::After(0), 10, 0).is_err());
+        // What a truthful server sends still decodes.
+        let full_latest = page(vec![message(4), message(5)], Some(5));
+        assert!(decode_message_page(&full_latest, "t1", PageQuery::Latest, 2, 0).is_ok());
+        let all = page(vec![message(1), message(2)], Some(2));
+        assert!(decode_message_page(&all, "t1", PageQuery::Latest, 10, 0).is_ok());
+        let tail = page(vec![message(3), message(4)], Some(9));
+        assert!(decode_message_page(&tail, "t1", PageQuery::After(2), 2, 0).is_ok());
     }
 
     #[test]

@@ -285,6 +285,7 @@ async fn offline_to_online_marks_unknown_refreshes_once_and_heals_open_chats() {
     client.start();
     client.open_chat(&a).unwrap();
     wait_realtime(&recorder).await;
+    settle(&client, &a).await;
     assert_eq!(
         client.wait_until_settled(&a, SETTLE).await,
         SyncState::Synced
@@ -332,6 +333,7 @@ async fn realtime_next_sequence_appends_and_stays_synced() {
     client.start();
     client.open_chat(&chat).unwrap();
     wait_realtime(&recorder).await;
+    settle(&client, &chat).await;
     let before = client.net_stats();
     env.post_as_technician(&chat, "hello").await;
     assert!(eventually(SETTLE, || cached_seqs(&client, &chat) == one_to(11)).await);
@@ -357,6 +359,7 @@ async fn realtime_duplicates_change_nothing_and_reordering_is_not_loss() {
     client.start();
     client.open_chat(&chat).unwrap();
     wait_realtime(&recorder).await;
+    settle(&client, &chat).await;
     let before = client.net_stats();
     env.server
         .faults()
@@ -394,6 +397,7 @@ async fn realtime_gap_waits_for_the_grace_period_then_fetches_exactly_the_missin
     client.start();
     client.open_chat(&chat).unwrap();
     wait_realtime(&recorder).await;
+    settle(&client, &chat).await;
     let before = client.net_stats();
     env.server
         .faults()
@@ -432,6 +436,7 @@ async fn realtime_push_to_a_closed_chat_is_stored_and_healed_on_open() {
     client.start();
     client.open_chat(&a).unwrap();
     wait_realtime(&recorder).await;
+    settle(&client, &a).await;
     env.server
         .faults()
         .drop_next_pushes(1, PushKind::MessageNew);
@@ -461,6 +466,7 @@ async fn a_realtime_reconnect_counts_as_connectivity_restored() {
     client.start();
     client.open_chat(&chat).unwrap();
     wait_realtime(&recorder).await;
+    settle(&client, &chat).await;
     recorder.clear();
     let tickets_before = client.net_stats().ticket_list_requests;
     env.server
@@ -529,6 +535,7 @@ async fn outgoing_messages_are_optimistic_ordered_idempotent_and_reconciled() {
     client.start();
     client.open_chat(&chat).unwrap();
     wait_realtime(&recorder).await;
+    settle(&client, &chat).await;
     env.server
         .faults()
         .fail_next_http(1, Some(EndpointKind::Send));
@@ -537,15 +544,6 @@ async fn outgoing_messages_are_optimistic_ordered_idempotent_and_reconciled() {
     assert_eq!(first.status, MessageStatus::Pending);
     assert_eq!(first.sequence_number, None);
     let ctid = |m: &ChatMessage| m.client_temp_id.clone().unwrap();
-    let sent_first = client
-        .wait_for_send(&chat, &ctid(&first), SETTLE)
-        .await
-        .unwrap();
-    assert_eq!(
-        sent_first.status,
-        MessageStatus::Pending,
-        "the first attempt failed"
-    );
     assert!(eventually(SETTLE, || cached_seqs(&client, &chat) == one_to(12)).await);
     let messages = client.get_cached_messages(&chat, None).unwrap();
     assert_eq!(
@@ -560,6 +558,20 @@ async fn outgoing_messages_are_optimistic_ordered_idempotent_and_reconciled() {
         env.server_last(&chat).await,
         12,
         "each message stored once, the retry included"
+    );
+    assert_eq!(env.server.stats().http_failures_injected, 1);
+    assert_eq!(
+        client.net_stats().send_requests,
+        3,
+        "the first message was retried once"
+    );
+    let sent = client
+        .wait_for_send(&chat, &ctid(&first), SETTLE)
+        .await
+        .unwrap();
+    assert_eq!(
+        (sent.status, sent.sequence_number),
+        (MessageStatus::Sent, Some(11))
     );
     assert_eq!(
         client.wait_until_settled(&chat, SETTLE).await,
@@ -976,6 +988,16 @@ async fn the_migration_bridge_imports_once_and_mirrors_writes_in_phase_two() {
             .filter_map(|m| m.sequence_number)
             .collect::<Vec<_>>(),
         one_to(21)
+    );
+}
+
+/// Waits until the open chat settled SYNCED after the socket's connect, whose
+/// metadata refresh re-validates every chat: measuring before it lands would count
+/// the fetch that fresh metadata may legitimately start.
+async fn settle(client: &ChatSyncClient, chat: &str) {
+    assert_eq!(
+        client.wait_until_settled(chat, SETTLE).await,
+        SyncState::Synced
     );
 }
 

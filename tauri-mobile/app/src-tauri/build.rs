@@ -1,0 +1,5 @@
+//! Compiles the app's capabilities and config (tauri-build).
+
+fn main() {
+    tauri_build::build()
+}

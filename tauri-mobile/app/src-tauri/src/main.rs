@@ -1,0 +1,8 @@
+//! Desktop entry point.
+
+// No console window on Windows release builds.
+#![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
+
+fn main() {
+    chatsync_requester_lib::run()
+}
