@@ -26,6 +26,7 @@ pub mod machine;
 pub mod measure;
 pub mod memory;
 pub mod open;
+pub mod python;
 mod report;
 pub mod rest;
 pub mod resync;

@@ -48,7 +48,7 @@ impl Latency {
     }
 
     /// The same with the percentiles of the matching CPU-time samples.
-    fn with_cpu(mut self, cpu: &[Duration]) -> Latency {
+    pub fn with_cpu(mut self, cpu: &[Duration]) -> Latency {
         if !cpu.is_empty() {
             let sorted = sorted(cpu);
             self.cpu_p50_us = percentile(&sorted, 50.0).map(us);

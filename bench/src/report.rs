@@ -204,15 +204,47 @@ pub(crate) fn rows(report: &BenchReport) -> Vec<Row> {
                 (target, verdict(r.rust_api.cpu_p99_us)),
             ));
         }
-        rows.push(row(
-            (
-                "open",
-                "bindings".into(),
-                "open_chat through Python bindings",
-            ),
-            (o.bindings.clone(), String::new(), None),
-            ("p99 < 1 ms at 100k", Verdict::Info),
-        ));
+        if o.python.is_empty() {
+            rows.push(row(
+                (
+                    "open",
+                    "bindings".into(),
+                    "open_chat through the Python bindings",
+                ),
+                (o.bindings.clone(), String::new(), None),
+                ("p99 < 1 ms at 100k", Verdict::Info),
+            ));
+        }
+        for p in &o.python {
+            let at_target = p.messages == 100_000;
+            let rust = o.rows.iter().find(|r| r.messages == p.messages);
+            rows.push(row(
+                (
+                    "open",
+                    size(p.messages),
+                    "open_chat through the Python bindings, wall (CPU) p50 / p99",
+                ),
+                (
+                    format!(
+                        "{} ({})",
+                        pair(p.open_chat.p50_us, p.open_chat.p99_us),
+                        cpu_pair(&p.open_chat)
+                    ),
+                    rust.map_or_else(String::new, |r| {
+                        format!("Rust API {}", pair(r.rust_api.p50_us, r.rust_api.p99_us))
+                    }),
+                    rust.and_then(|r| crate::measure::ratio(p.open_chat.p50_us, r.rust_api.p50_us)),
+                ),
+                (
+                    if at_target { "p99 < 1 ms" } else { "" },
+                    if at_target {
+                        Verdict::of(p.open_chat.p99_us < crate::open::TARGET_BINDINGS_P99_US)
+                    } else {
+                        Verdict::Info
+                    },
+                ),
+            ));
+        }
     }
     if let Some(v) = &report.validation {
         let last = v.rows.len().saturating_sub(1);
