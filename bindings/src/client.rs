@@ -18,10 +18,11 @@ pub fn default_client_config(base_url: String, cache_path: Option<String>) -> Cl
     chatsync::ClientConfig::new(base_url, cache_path.map(std::path::PathBuf::from)).into()
 }
 
-/// The largest outgoing message `send_message` accepts, in bytes of UTF-8.
+/// The longest outgoing message `send_message` accepts, in characters (Unicode scalar
+/// values): the protocol's content limit.
 #[uniffi::export]
-pub fn max_outgoing_message_bytes() -> u32 {
-    saturating_u32(chatsync::client::MAX_OUTGOING_BYTES)
+pub fn max_outgoing_message_chars() -> u32 {
+    saturating_u32(chatsync::client::MAX_OUTGOING_CHARS)
 }
 
 /// One signed-in account's sync service (the seed's `ChatSyncService`).

@@ -27,7 +27,7 @@ mod types;
 pub use bridge::MessageCacheBridge;
 pub use callbacks::{AuthTokenProvider, LegacyMessageCache, SyncObserver};
 pub use client::{
-    ChatSyncClient, SubscriptionHandle, default_client_config, max_outgoing_message_bytes,
+    ChatSyncClient, SubscriptionHandle, default_client_config, max_outgoing_message_chars,
 };
 pub use error::{CallbackError, ChatSyncError};
 pub use logging::{LogLevel, LogRecord, LogSink, clear_log_sink, set_log_level, set_log_sink};

@@ -918,14 +918,16 @@ impl Engine {
                 self.interrupt_run(id);
                 return;
             }
-            // The server went back: drop what it no longer has, rebuild the window.
-            run.windowed = Some(Windowed::default());
+            // The server went back: drop what it no longer has. Once the cache
+            // reports back (`CacheUpdated`), plan again from what remains: what the
+            // client holds up to the restored sequence is what the server kept, so
+            // only what is still missing is fetched (often nothing).
+            run.awaiting_window = true;
             self.set_state(id, SyncState::OutOfSync, now, true);
             self.emit(Command::TruncateAbove {
                 request_id: id.to_string(),
                 seq: backend,
             });
-            self.issue_fetch(id, FetchQuery::Latest, window.min(page), Purpose::Run);
             return;
         }
         let result = self.validation(id);
