@@ -8,7 +8,8 @@
 //! chat up to date against the same server state, each counted by the server:
 //!
 //! - **minimum**: exactly the messages the cache lacks (or holds with stale content)
-//!   among the server's latest window, one request per missing range
+//!   among the server's latest window, from the oldest cached message up, one request
+//!   per missing range
 //!   (`afterSequence=a-1&limit=len`), issued for real;
 //! - **chatsync**: a new `ChatSyncClient` (client B) on the same cache file: `start()`,
 //!   then the user opens the chat (`open_chat` until settled: the *resync*) and keeps it
@@ -293,9 +294,13 @@ async fn run_one(scenario: Scenario, plan: ResyncPlan) -> Result<ScenarioResult,
             .filter_map(|m| m.sequence_number.map(|s| (s, m.id)))
             .collect()
     };
+    // Below the oldest cached message is history the app never had ("load earlier"):
+    // not part of bringing the cache up to date.
+    let oldest = cached.keys().min().copied().unwrap_or(1);
     let missing = ranges(
         truth
             .iter()
+            .filter(|m| m.sequence_number >= oldest)
             .filter(|m| cached.get(&m.sequence_number) != Some(&m.id))
             .map(|m| m.sequence_number),
     );

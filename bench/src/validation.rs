@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use crate::fixtures::{fill, unlimited};
 use crate::harness::ensure;
-use crate::measure::{Latency, ratio, sample};
+use crate::measure::{Latency, Sampler, ratio, sample};
 use crate::open::chat_id;
 use crate::{BenchError, Progress};
 
@@ -92,25 +92,36 @@ pub fn run(
     progress: &Progress,
 ) -> Result<ValidationReport, BenchError> {
     let cache = MessageCache::open(&fixture.path, unlimited())?;
+    // The O(1) path, round-robin over the sizes (one call per size per round), so a
+    // change in the machine's load during the run affects every size alike.
+    progress.say("validation: the O(1) path, all sizes interleaved");
+    let o1_iterations = if quick { 300 } else { 2_000 };
+    let chats: Vec<String> = sizes.iter().map(|&n| chat_id(n)).collect();
+    let mut samplers: Vec<Sampler> = chats.iter().map(|_| Sampler::new(o1_iterations)).collect();
+    for round in 0..o1_iterations + o1_iterations / 10 {
+        for (chat, sampler) in chats.iter().zip(samplers.iter_mut()) {
+            if round < o1_iterations / 10 {
+                std::hint::black_box(cache.validate_sequences(chat)?);
+            } else {
+                sampler.time(|| cache.validate_sequences(chat).map(std::hint::black_box))?;
+            }
+        }
+    }
     let mut rows = Vec::new();
-    for &n in sizes {
-        progress.say(&format!("validation: {n} messages"));
+    for (&n, sampler) in sizes.iter().zip(&samplers) {
+        progress.say(&format!("validation: full scan of {n} messages"));
         let chat = chat_id(n);
         let fast = cache.validate_sequences(&chat)?;
         let full = cache.validate_sequences_full_scan(&chat)?;
         ensure(fast.valid && fast == full, || {
             format!("validation of {chat} disagrees or fails: {fast:?} vs {full:?}")
         })?;
-        let o1_iterations = if quick { 300 } else { 2_000 };
         let scan_iterations = if quick {
             (200_000 / n).clamp(5, 100)
         } else {
             (2_000_000 / n).clamp(5, 300)
         } as usize;
-        let o1 = sample(o1_iterations / 10, o1_iterations, || {
-            std::hint::black_box(cache.validate_sequences(&chat)?);
-            Ok::<_, BenchError>(())
-        })?;
+        let o1 = sampler.latency();
         let full_scan = sample(2, scan_iterations, || {
             std::hint::black_box(cache.validate_sequences_full_scan(&chat)?);
             Ok::<_, BenchError>(())

@@ -20,11 +20,20 @@ fn quick_run_produces_a_sane_report() {
     let resync = report.resync.as_ref().expect("resync measured");
     assert_eq!(resync.scenarios.len(), Scenario::ALL.len());
     for s in &resync.scenarios {
-        assert!(
-            s.chatsync_correct,
-            "{}: chatsync ends with the server's window",
-            s.label
-        );
+        if s.scenario == Scenario::Regression && !s.chatsync_correct {
+            // A restore that reused sequences before the client saw the lower sequence
+            // may leave old contents cached (docs/architecture.md, Known limits): the
+            // table must say so and count it as missed.
+            assert!(report.rows.iter().any(|r| r.case == s.label
+                && r.chatsync.contains("WRONG DATA")
+                && r.verdict == Verdict::Missed));
+        } else {
+            assert!(
+                s.chatsync_correct,
+                "{}: chatsync ends with the server's window",
+                s.label
+            );
+        }
         assert!(
             s.polling_correct,
             "{}: the poller shows the server's window",
@@ -42,8 +51,9 @@ fn quick_run_produces_a_sane_report() {
             s.label
         );
         assert!(s.chatsync_session.requests >= s.chatsync_resync.requests);
+        // A cache that ends exact fetched at least the minimum.
         assert!(
-            s.chatsync_resync.messages >= s.minimum.messages,
+            !s.chatsync_correct || s.chatsync_resync.messages >= s.minimum.messages,
             "{}",
             s.label
         );
