@@ -1,5 +1,6 @@
 //! `chatsync`: the live demo of the sync checklist (`demo`), the reference server
-//! (`serve`) and a headless requester client (`client`). See `docs/cli.md`.
+//! (`serve`), a headless requester client (`client`) and the benchmark suite
+//! (`bench`). See `docs/cli.md`.
 //!
 //! Exit codes: 0 success; 1 when the command ran but the server or the data were bad
 //! (the error is in the output); 2 for usage errors (clap's own, an invalid
@@ -63,6 +64,29 @@ enum Command {
     },
     /// A headless requester client over a persistent SQLite cache.
     Client(client::ClientArgs),
+    /// Run the benchmark suite against an in-process reference server on loopback and
+    /// print one table (`--json` for machines). Missed targets are reported, not an
+    /// error: exit 1 only when a measurement could not be taken.
+    Bench(chatsync_bench::BenchArgs),
+}
+
+/// `chatsync bench`: the suite runs on its own thread and runtime.
+fn bench(args: &chatsync_bench::BenchArgs) -> Outcome {
+    match chatsync_bench::run(args) {
+        Ok(report) => {
+            println!("{}", report.render(args));
+            Outcome::Success
+        }
+        Err(error) => {
+            if args.json {
+                println!("{}", serde_json::json!({ "error": error.to_string() }));
+            } else {
+                println!("error: {error}");
+            }
+            eprintln!("chatsync bench: {error}");
+            Outcome::Failed
+        }
+    }
 }
 
 /// Logs to stderr, filtered by `RUST_LOG` (default `warn`).
@@ -110,6 +134,11 @@ fn run(cli: Cli) -> Outcome {
             Command::Demo(args) => {
                 init_tracing();
                 demo::run(args, handle).await
+            }
+            Command::Bench(args) => {
+                // Blocks this thread only: the suite has its own thread and runtime.
+                init_tracing();
+                bench(&args)
             }
         }
     });
