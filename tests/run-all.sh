@@ -40,6 +40,10 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 step "rust: tests"
 cargo test --workspace --locked
 
+step "benchmarks: smoke (each criterion bench runs once; no timing is asserted)"
+cargo test --locked -p chatsync --bench cache
+cargo test --locked -p chatsync-bench --bench micro
+
 suite "bindings: Kotlin on the JVM (Maven), Python (pytest)" bindings/scripts/test.sh all
 
 suite "ios: the Swift package (XCTest) in a Swift 6 chroot" ios/scripts/test.sh
