@@ -6,7 +6,8 @@
 //!   into the client;
 //! - events reach each observer in the order they were published (so in order per chat),
 //!   and observers in the order they subscribed;
-//! - a new subscriber first receives its initial snapshot, then every later event;
+//! - a new subscriber first receives its initial snapshot, then every event published
+//!   after it subscribed (never one published before, even if still queued);
 //! - dropping or cancelling the [`Subscription`] unsubscribes; the hub holds the
 //!   observer, the handle holds only a weak link to the hub, so there is no cycle;
 //! - a panicking observer is logged and skipped; it never stops delivery to others.
@@ -45,10 +46,14 @@ impl<E> EventFilter<E> for AllEvents {
 struct Subscriber<E> {
     observer: Arc<dyn Observer<E>>,
     filter: Box<dyn EventFilter<E>>,
+    /// Serial of the first broadcast this subscriber receives: events published
+    /// before it subscribed (still queued) are not delivered to it, so nothing
+    /// older ever overtakes its snapshot.
+    first_serial: u64,
 }
 
 enum Dispatch<E> {
-    Broadcast(E),
+    Broadcast { serial: u64, event: E },
     Initial { subscriber: u64, events: Vec<E> },
     Flush(mpsc::SyncSender<()>),
 }
@@ -61,7 +66,14 @@ struct HubState<E> {
 /// Publishes events to subscribers through one dispatch thread.
 pub struct ObserverHub<E: Clone + Send + 'static> {
     state: Arc<HubState<E>>,
-    queue: Mutex<mpsc::Sender<Dispatch<E>>>,
+    queue: Mutex<Queue<E>>,
+}
+
+/// The dispatch channel and the serial of the next broadcast, behind one lock, so a
+/// subscription's first serial and its snapshot's place in the channel agree.
+struct Queue<E> {
+    sender: mpsc::Sender<Dispatch<E>>,
+    next_serial: u64,
 }
 
 /// A live subscription; dropping it (or [`Subscription::cancel`]) unsubscribes.
@@ -112,7 +124,10 @@ impl<E: Clone + Send + 'static> ObserverHub<E> {
             .expect("spawning the observer dispatch thread");
         ObserverHub {
             state,
-            queue: Mutex::new(queue),
+            queue: Mutex::new(Queue {
+                sender: queue,
+                next_serial: 0,
+            }),
         }
     }
 
@@ -125,16 +140,28 @@ impl<E: Clone + Send + 'static> ObserverHub<E> {
         initial: Vec<E>,
     ) -> Subscription {
         let id = self.state.next_id.fetch_add(1, Ordering::Relaxed);
-        self.state
-            .subscribers
-            .lock()
-            .expect("subscribers lock")
-            .insert(id, Arc::new(Subscriber { observer, filter }));
-        if !initial.is_empty() {
-            self.send(Dispatch::Initial {
-                subscriber: id,
-                events: initial,
-            });
+        {
+            // Under the queue lock: every broadcast numbered below `first_serial` is
+            // already in the channel, ahead of the snapshot sent next.
+            let queue = self.queue.lock().expect("queue lock");
+            self.state
+                .subscribers
+                .lock()
+                .expect("subscribers lock")
+                .insert(
+                    id,
+                    Arc::new(Subscriber {
+                        observer,
+                        filter,
+                        first_serial: queue.next_serial,
+                    }),
+                );
+            if !initial.is_empty() {
+                let _ = queue.sender.send(Dispatch::Initial {
+                    subscriber: id,
+                    events: initial,
+                });
+            }
         }
         let weak: Weak<HubState<E>> = Arc::downgrade(&self.state);
         Subscription {
@@ -153,7 +180,11 @@ impl<E: Clone + Send + 'static> ObserverHub<E> {
 
     /// Queues `event` for every subscriber; returns at once.
     pub fn publish(&self, event: E) {
-        self.send(Dispatch::Broadcast(event));
+        let mut queue = self.queue.lock().expect("queue lock");
+        let serial = queue.next_serial;
+        queue.next_serial += 1;
+        // The receiver lives as long as the hub state, which outlives this call.
+        let _ = queue.sender.send(Dispatch::Broadcast { serial, event });
     }
 
     /// Number of live subscriptions.
@@ -175,7 +206,7 @@ impl<E: Clone + Send + 'static> ObserverHub<E> {
 
     fn send(&self, dispatch: Dispatch<E>) {
         // The receiver lives as long as the hub state, which outlives this call.
-        let _ = self.queue.lock().expect("queue lock").send(dispatch);
+        let _ = self.queue.lock().expect("queue lock").sender.send(dispatch);
     }
 }
 
@@ -183,7 +214,7 @@ fn dispatch_loop<E: Clone>(state: Weak<HubState<E>>, receiver: mpsc::Receiver<Di
     while let Ok(dispatch) = receiver.recv() {
         let Some(state) = state.upgrade() else { return };
         match dispatch {
-            Dispatch::Broadcast(event) => {
+            Dispatch::Broadcast { serial, event } => {
                 // Snapshot under the lock, deliver without it.
                 let subscribers: Vec<Arc<Subscriber<E>>> = state
                     .subscribers
@@ -194,7 +225,7 @@ fn dispatch_loop<E: Clone>(state: Weak<HubState<E>>, receiver: mpsc::Receiver<Di
                     .collect();
                 drop(state);
                 for subscriber in subscribers {
-                    if subscriber.filter.accepts(&event) {
+                    if serial >= subscriber.first_serial && subscriber.filter.accepts(&event) {
                         deliver(&subscriber.observer, event.clone());
                     }
                 }
@@ -260,6 +291,41 @@ mod tests {
         hub.flush();
         assert_eq!(seen.lock().unwrap().len(), 6);
         assert_eq!(hub.subscriber_count(), 0);
+    }
+
+    #[test]
+    fn events_queued_before_a_subscription_never_reach_it() {
+        let hub = ObserverHub::<u32>::new("test-dispatch");
+        let gate = Arc::new(std::sync::Barrier::new(2));
+        let blocker_gate = Arc::clone(&gate);
+        // Holds the dispatch thread, so the next events stay queued.
+        let _blocker = hub.subscribe(
+            Arc::new(move |event: u32| {
+                if event == 0 {
+                    blocker_gate.wait();
+                }
+            }),
+            Box::new(AllEvents),
+            Vec::new(),
+        );
+        hub.publish(0);
+        hub.publish(1);
+        hub.publish(2);
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let sink = Arc::clone(&seen);
+        let _late = hub.subscribe(
+            Arc::new(move |event: u32| sink.lock().unwrap().push(event)),
+            Box::new(AllEvents),
+            vec![100],
+        );
+        hub.publish(3);
+        gate.wait();
+        hub.flush();
+        assert_eq!(
+            *seen.lock().unwrap(),
+            vec![100, 3],
+            "the snapshot first, nothing older"
+        );
     }
 
     #[test]
