@@ -87,6 +87,7 @@ pub fn raw_messages_db(path: &Path) -> Result<Connection, BenchError> {
     let conn = Connection::open(path)?;
     conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get::<_, String>(0))?;
     conn.pragma_update(None, "synchronous", "NORMAL")?;
+    stable_plans(&conn)?;
     conn.execute_batch(
         "CREATE TABLE IF NOT EXISTS messages (
            id TEXT PRIMARY KEY, request_id TEXT NOT NULL, sender_id TEXT, sender_json TEXT,
@@ -222,7 +223,19 @@ pub fn read_only(path: &Path) -> Result<Connection, BenchError> {
         rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )?;
     conn.set_prepared_statement_cache_capacity(8);
+    stable_plans(&conn)?;
     Ok(conn)
+}
+
+/// The query planner stability guarantee, as the cache sets it on its connections:
+/// without it SQLite re-prepares a cached statement with a bound `LIMIT ?` on every
+/// execution, so a baseline without it would not be the floor.
+fn stable_plans(conn: &Connection) -> Result<(), BenchError> {
+    conn.set_db_config(
+        rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
+        true,
+    )?;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -18,6 +18,8 @@ conformance!(
     truncate_above_keeps_outgoing_rows,
     window_start_records_history_gaps,
     sync_state_and_backend_sequence,
+    pushes_store_messages_and_raise_the_backend_in_one_commit,
+    chat_page_equals_the_separate_reads,
     outbox_lifecycle,
     echo_reconciles_the_outbox,
     tickets_round_trip,

@@ -26,6 +26,7 @@ mod schema;
 mod write;
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -34,7 +35,8 @@ use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 pub use error::CacheError;
 use error::{Failure, Result};
 
-use crate::types::MessageStatus;
+use crate::runs::SeqRuns;
+use crate::types::{ChatSyncMeta, MessageStatus};
 use crate::validate::SeqSummary;
 
 pub use crate::types::ChatMessage;
@@ -114,6 +116,18 @@ impl MessagesChange {
     }
 }
 
+/// A chat as opening it shows it, read in one snapshot by [`MessageCache::chat_page`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChatPage {
+    /// The newest cached messages, then the local outgoing ones (as `get_cached_messages`).
+    pub messages: Vec<ChatMessage>,
+    /// The chat's meta (as `get_sync_meta`).
+    pub meta: ChatSyncMeta,
+    /// Every persisted run with the window start (as `runs`): the validator's summary
+    /// and the history gaps.
+    pub runs: SeqRuns,
+}
+
 /// One unsent outgoing message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutboxEntry {
@@ -164,6 +178,8 @@ pub struct MessageCache {
     /// checkpoints the WAL into the file and removes it.
     readers: Option<Mutex<Vec<Connection>>>,
     writer: Mutex<Connection>,
+    /// Write transactions committed through this handle (see [`MessageCache::commits`]).
+    commits: AtomicU64,
 }
 
 impl std::fmt::Debug for MessageCache {
@@ -219,6 +235,7 @@ impl MessageCache {
             path: path.to_path_buf(),
             options: options.clone(),
             writer: Mutex::new(conn),
+            commits: AtomicU64::new(0),
             readers: Some(Mutex::new(Vec::new())),
         };
         cache.evict(&options.eviction)?;
@@ -238,6 +255,7 @@ impl MessageCache {
             path,
             options,
             writer: Mutex::new(conn),
+            commits: AtomicU64::new(0),
             readers: None,
         })
     }
@@ -283,6 +301,13 @@ impl MessageCache {
         &self.path
     }
 
+    /// How many write transactions this handle has committed. Unchanged between two
+    /// calls means nothing was written through this handle in between (so a snapshot
+    /// read before is still current, as far as this handle's writes go).
+    pub fn commits(&self) -> u64 {
+        self.commits.load(Ordering::Acquire)
+    }
+
     /// Runs `f` in one `BEGIN IMMEDIATE` transaction on the writer; commits on `Ok`.
     fn write<T>(
         &self,
@@ -293,6 +318,7 @@ impl MessageCache {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let value = f(&tx)?;
             tx.commit()?;
+            self.commits.fetch_add(1, Ordering::Release);
             Ok(value)
         };
         run().map_err(|e| e.into_cache_error(&self.path))

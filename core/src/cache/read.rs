@@ -3,9 +3,12 @@
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::error::{CacheError, Result};
-use super::rows::{MESSAGE_COLUMNS, MESSAGE_COLUMNS_M, message_from_row, parse_sender};
+use super::rows::{
+    MESSAGE_COLUMNS, MESSAGE_COLUMNS_M, SenderMemo, message_from_row, message_from_row_with,
+    parse_sender,
+};
 use super::schema::runs_from_rows;
-use super::{MessageCache, OutboxEntry};
+use super::{ChatPage, MessageCache, OutboxEntry};
 use crate::runs::SeqRuns;
 use crate::types::{
     ChatMessage, ChatSyncMeta, LastMessageInfo, MessageStatus, SeqRange, SequenceValidationResult,
@@ -108,6 +111,61 @@ pub(crate) fn load_runs(conn: &Connection, request_id: &str) -> Result<SeqRuns> 
     Ok(SeqRuns::from_parts(ranges, window_start))
 }
 
+/// The chat's meta (see [`MessageCache::get_sync_meta`]); call it in a read transaction.
+fn sync_meta_in(conn: &Connection, request_id: &str) -> Result<ChatSyncMeta> {
+    let mut statement = conn.prepare_cached(
+        "SELECT local_min_seq, local_max_seq, last_known_backend_seq, sync_state,
+                last_validated_at, message_count
+           FROM chat_sync_state WHERE request_id = ?1",
+    )?;
+    let meta = statement
+        .query_row(params![request_id], |r| {
+            let state: String = r.get(3)?;
+            Ok(ChatSyncMeta {
+                request_id: request_id.to_string(),
+                local_min_seq: r.get(0)?,
+                local_max_seq: r.get(1)?,
+                last_known_backend_seq: r.get(2)?,
+                sync_state: SyncState::parse(&state).unwrap_or_default(),
+                last_validated_at: r.get(4)?,
+                message_count: r.get::<_, Option<i64>>(5)?.unwrap_or(0),
+            })
+        })
+        .optional()?;
+    Ok(meta.unwrap_or_else(|| ChatSyncMeta {
+        request_id: request_id.to_string(),
+        local_min_seq: None,
+        local_max_seq: None,
+        last_known_backend_seq: None,
+        sync_state: SyncState::Unknown,
+        last_validated_at: 0,
+        message_count: 0,
+    }))
+}
+
+/// The latest `limit` sequenced messages and the local outgoing ones (see
+/// [`MessageCache::get_cached_messages`]); call it in a read transaction.
+fn cached_messages_in(
+    conn: &Connection,
+    request_id: &str,
+    limit: Option<usize>,
+) -> Result<Vec<ChatMessage>> {
+    let mut statement = conn.prepare_cached(&format!(
+        "SELECT {MESSAGE_COLUMNS} FROM messages
+          WHERE request_id = ?1 AND sequence_number IS NOT NULL
+          ORDER BY sequence_number DESC LIMIT ?2"
+    ))?;
+    let mut senders = SenderMemo::default();
+    let mut messages: Vec<ChatMessage> = statement
+        .query_map(params![request_id, sql_limit(limit)], |row| {
+            message_from_row_with(row, &mut senders)
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    messages.reverse();
+    messages.extend(local_messages(conn, request_id)?);
+    Ok(messages)
+}
+
 /// The chat's local outgoing rows, in outbox order.
 fn local_messages(conn: &Connection, request_id: &str) -> Result<Vec<ChatMessage>> {
     let mut statement = conn.prepare_cached(&format!(
@@ -199,18 +257,23 @@ impl MessageCache {
         request_id: &str,
         limit: Option<usize>,
     ) -> std::result::Result<Vec<ChatMessage>, CacheError> {
+        self.read(|conn| cached_messages_in(conn, request_id, limit))
+    }
+
+    /// What opening a chat shows, in one read transaction (one consistent snapshot):
+    /// exactly what [`MessageCache::get_cached_messages`], [`MessageCache::get_sync_meta`]
+    /// and [`MessageCache::runs`] return, read at once.
+    pub fn chat_page(
+        &self,
+        request_id: &str,
+        limit: Option<usize>,
+    ) -> std::result::Result<ChatPage, CacheError> {
         self.read(|conn| {
-            let mut statement = conn.prepare_cached(&format!(
-                "SELECT {MESSAGE_COLUMNS} FROM messages
-                  WHERE request_id = ?1 AND sequence_number IS NOT NULL
-                  ORDER BY sequence_number DESC LIMIT ?2"
-            ))?;
-            let mut messages: Vec<ChatMessage> = statement
-                .query_map(params![request_id, sql_limit(limit)], message_from_row)?
-                .collect::<rusqlite::Result<_>>()?;
-            messages.reverse();
-            messages.extend(local_messages(conn, request_id)?);
-            Ok(messages)
+            Ok(ChatPage {
+                messages: cached_messages_in(conn, request_id, limit)?,
+                meta: sync_meta_in(conn, request_id)?,
+                runs: load_runs(conn, request_id)?,
+            })
         })
     }
 
@@ -227,10 +290,11 @@ impl MessageCache {
                   WHERE request_id = ?1 AND sequence_number IS NOT NULL AND sequence_number < ?2
                   ORDER BY sequence_number DESC LIMIT ?3"
             ))?;
+            let mut senders = SenderMemo::default();
             let mut messages: Vec<ChatMessage> = statement
                 .query_map(
                     params![request_id, before_seq, sql_limit(Some(limit))],
-                    message_from_row,
+                    |row| message_from_row_with(row, &mut senders),
                 )?
                 .collect::<rusqlite::Result<_>>()?;
             messages.reverse();
@@ -241,36 +305,7 @@ impl MessageCache {
     /// The chat's meta; for a chat never seen: UNKNOWN, no sequences, count 0,
     /// `last_validated_at` 0.
     pub fn get_sync_meta(&self, request_id: &str) -> std::result::Result<ChatSyncMeta, CacheError> {
-        self.read(|conn| {
-            let mut statement = conn.prepare_cached(
-                "SELECT local_min_seq, local_max_seq, last_known_backend_seq, sync_state,
-                        last_validated_at, message_count
-                   FROM chat_sync_state WHERE request_id = ?1",
-            )?;
-            let meta = statement
-                .query_row(params![request_id], |r| {
-                    let state: String = r.get(3)?;
-                    Ok(ChatSyncMeta {
-                        request_id: request_id.to_string(),
-                        local_min_seq: r.get(0)?,
-                        local_max_seq: r.get(1)?,
-                        last_known_backend_seq: r.get(2)?,
-                        sync_state: SyncState::parse(&state).unwrap_or_default(),
-                        last_validated_at: r.get(4)?,
-                        message_count: r.get::<_, Option<i64>>(5)?.unwrap_or(0),
-                    })
-                })
-                .optional()?;
-            Ok(meta.unwrap_or_else(|| ChatSyncMeta {
-                request_id: request_id.to_string(),
-                local_min_seq: None,
-                local_max_seq: None,
-                last_known_backend_seq: None,
-                sync_state: SyncState::Unknown,
-                last_validated_at: 0,
-                message_count: 0,
-            }))
-        })
+        self.read(|conn| sync_meta_in(conn, request_id))
     }
 
     /// The validator's view of the chat, from the persisted runs (O(runs in the

@@ -50,11 +50,43 @@ pub(crate) fn parse_sender(json: Option<&str>) -> Option<Sender> {
     })
 }
 
+/// Parsed senders of one read, by their stored JSON: a page holds the few authors of
+/// a chat many times over, so each distinct `sender_json` is parsed once per read
+/// (parsing was a tenth of the cost of reading a first page).
+#[derive(Default)]
+pub(crate) struct SenderMemo {
+    parsed: Vec<(String, Option<Sender>)>,
+}
+
+impl SenderMemo {
+    /// Distinct JSON texts remembered per read; a page with more authors parses the rest.
+    const CAPACITY: usize = 8;
+
+    fn sender(&mut self, json: Option<&str>) -> Option<Sender> {
+        let json = json?;
+        if let Some((_, sender)) = self.parsed.iter().find(|(seen, _)| seen == json) {
+            return sender.clone();
+        }
+        let sender = parse_sender(Some(json));
+        if self.parsed.len() < Self::CAPACITY {
+            self.parsed.push((json.to_string(), sender.clone()));
+        }
+        sender
+    }
+}
+
 /// Reads one `messages` row selected with [`MESSAGE_COLUMNS`].
 pub(crate) fn message_from_row(row: &Row<'_>) -> rusqlite::Result<ChatMessage> {
+    message_from_row_with(row, &mut SenderMemo::default())
+}
+
+/// [`message_from_row`] for a read of many rows, sharing `senders` between them.
+pub(crate) fn message_from_row_with(
+    row: &Row<'_>,
+    senders: &mut SenderMemo,
+) -> rusqlite::Result<ChatMessage> {
     let sequence_number: Option<i64> = row.get(5)?;
-    let status: Option<String> = row.get(11)?;
-    let status = match (status.as_deref(), sequence_number) {
+    let status = match (text_at(row, 11)?, sequence_number) {
         // A row with a sequence is stored by the server whatever its column says.
         (_, Some(_)) => MessageStatus::Sent,
         (Some("failed"), None) => MessageStatus::Failed,
@@ -63,12 +95,11 @@ pub(crate) fn message_from_row(row: &Row<'_>) -> rusqlite::Result<ChatMessage> {
     let flag = |index: usize| -> rusqlite::Result<bool> {
         Ok(row.get::<_, Option<i64>>(index)?.unwrap_or(0) != 0)
     };
-    let sender_json: Option<String> = row.get(3)?;
     Ok(ChatMessage {
         id: row.get(0)?,
         request_id: row.get(1)?,
         sender_id: row.get(2)?,
-        sender: parse_sender(sender_json.as_deref()),
+        sender: senders.sender(text_at(row, 3)?),
         content: row.get(4)?,
         sequence_number,
         is_screenshot: flag(6)?,
@@ -84,6 +115,13 @@ pub(crate) fn message_from_row(row: &Row<'_>) -> rusqlite::Result<ChatMessage> {
         file_size: row.get(16)?,
         file_mime_type: row.get(17)?,
         cached_at: row.get(18)?,
+    })
+}
+
+/// A text column borrowed from the row (no copy), `None` for NULL.
+fn text_at<'r>(row: &'r Row<'_>, index: usize) -> rusqlite::Result<Option<&'r str>> {
+    row.get_ref(index)?.as_str_or_null().map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(index, rusqlite::types::Type::Text, Box::new(e))
     })
 }
 

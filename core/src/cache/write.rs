@@ -400,7 +400,33 @@ fn delete_sequenced(conn: &Connection, rows: &[(String, i64)], runs: &mut SeqRun
     Ok(())
 }
 
+/// The upsert of [`MessageCache::upsert_messages`] inside the caller's transaction.
+fn upsert_in(
+    tx: &Connection,
+    request_id: &str,
+    messages: &[ChatMessage],
+) -> Result<MessagesChange> {
+    let mut batch = Batch::begin(tx, request_id)?;
+    for message in messages {
+        batch.apply(message)?;
+    }
+    batch.finish()
+}
+
 impl MessageCache {
+    /// [`check_server_message`] for each message, as the caller's error.
+    fn check_server_messages(
+        &self,
+        request_id: &str,
+        messages: &[ChatMessage],
+    ) -> std::result::Result<(), CacheError> {
+        for message in messages {
+            check_server_message(request_id, message)
+                .map_err(|e| e.into_cache_error(&self.path))?;
+        }
+        Ok(())
+    }
+
     /// Idempotent upsert of server messages of one chat, in one transaction.
     ///
     /// Every message must have `request_id == request_id` and a sequence `>= 1`, else
@@ -415,16 +441,32 @@ impl MessageCache {
         request_id: &str,
         messages: &[ChatMessage],
     ) -> std::result::Result<MessagesChange, CacheError> {
-        for message in messages {
-            check_server_message(request_id, message)
-                .map_err(|e| e.into_cache_error(&self.path))?;
-        }
+        self.check_server_messages(request_id, messages)?;
+        self.write(|tx| upsert_in(tx, request_id, messages))
+    }
+
+    /// Stores pushed messages: [`MessageCache::upsert_messages`], and in the same
+    /// transaction raises `last_known_backend_seq` to at least their highest sequence
+    /// (a push proves the backend reached it). One commit per batch of pushes, where an
+    /// upsert followed by [`MessageCache::update_backend_sequence`] would be two.
+    pub fn store_pushed(
+        &self,
+        request_id: &str,
+        messages: &[ChatMessage],
+    ) -> std::result::Result<MessagesChange, CacheError> {
+        self.check_server_messages(request_id, messages)?;
+        let highest = messages.iter().filter_map(|m| m.sequence_number).max();
         self.write(|tx| {
-            let mut batch = Batch::begin(tx, request_id)?;
-            for message in messages {
-                batch.apply(message)?;
+            let change = upsert_in(tx, request_id, messages)?;
+            if let Some(seq) = highest {
+                tx.prepare_cached(
+                    "UPDATE chat_sync_state
+                        SET last_known_backend_seq = MAX(COALESCE(last_known_backend_seq, 0), ?2)
+                      WHERE request_id = ?1",
+                )?
+                .execute(params![request_id, seq])?;
             }
-            batch.finish()
+            Ok(change)
         })
     }
 
@@ -444,10 +486,7 @@ impl MessageCache {
         request_id: &str,
         messages: &[ChatMessage],
     ) -> std::result::Result<MessagesChange, CacheError> {
-        for message in messages {
-            check_server_message(request_id, message)
-                .map_err(|e| e.into_cache_error(&self.path))?;
-        }
+        self.check_server_messages(request_id, messages)?;
         self.write(|tx| {
             let mut batch = Batch::begin(tx, request_id)?;
             let keep: HashSet<&str> = messages.iter().map(|m| m.id.as_str()).collect();

@@ -178,27 +178,30 @@ impl ChatSyncClient {
         if core.signed_out {
             return Err(ClientError::SignedOut);
         }
-        let limit = shared.config.open_message_limit as usize;
-        let messages = shared.cache.get_cached_messages(request_id, Some(limit))?;
-        let summary = shared.cache.summary(request_id)?;
-        let stored = shared
-            .cache
-            .get_sync_meta(request_id)?
-            .last_known_backend_seq;
+        let limit = Some(shared.config.open_message_limit as usize);
+        let page = shared.cache.chat_page(request_id, limit)?;
+        let commits = shared.cache.commits();
         let now = shared.clock.now_ms();
         shared.handle(
             &mut core,
             Event::ChatOpened {
                 request_id: request_id.to_string(),
-                summary,
-                stored_backend_seq: stored,
+                summary: page.runs.summary(),
+                stored_backend_seq: page.meta.last_known_backend_seq,
                 now_ms: now,
             },
         );
+        // One snapshot serves the whole open unless the open itself wrote (a changed
+        // sync state, a truncation): then the page is read again, after the writes.
+        let page = if shared.cache.commits() == commits {
+            page
+        } else {
+            shared.cache.chat_page(request_id, limit)?
+        };
         Ok(OpenedChat {
-            messages,
-            meta: shared.cache.get_sync_meta(request_id)?,
-            history_gaps: shared.cache.history_gaps(request_id)?,
+            history_gaps: page.runs.history_gaps(),
+            messages: page.messages,
+            meta: page.meta,
             is_syncing: core.engine.is_chat_syncing(request_id),
         })
     }

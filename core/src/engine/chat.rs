@@ -8,6 +8,9 @@ use crate::validate::SeqSummary;
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Chat {
     pub state: SyncState,
+    /// The state the cache holds for this chat as far as the engine knows (the last
+    /// `PersistSyncState` or `MarkAllUnknown`); `None` = not known, the next persist writes.
+    pub persisted: Option<SyncState>,
     /// The merged backend sequence; `None` = unknown.
     pub backend: Option<i64>,
     /// Engine epoch of the last push that raised `backend` (a snapshot issued before

@@ -454,16 +454,27 @@ impl Engine {
         }
         chat.state = state;
         if persist {
-            let validated_at_ms = (state != SyncState::Unknown).then_some(now);
-            self.emit(Command::PersistSyncState {
-                request_id: id.to_string(),
-                state,
-                validated_at_ms,
-            });
+            self.persist_state(id, now);
         }
         self.notify(Notification::SyncStateChanged {
             request_id: id.to_string(),
             state,
+        });
+    }
+
+    /// Persists the chat's state unless the cache already holds it (a state is
+    /// persisted when it changes; `last_validated_at` is the time it was entered).
+    fn persist_state(&mut self, id: &str, now: i64) {
+        let chat = self.chat_mut(id);
+        let state = chat.state;
+        if chat.persisted == Some(state) {
+            return;
+        }
+        chat.persisted = Some(state);
+        self.emit(Command::PersistSyncState {
+            request_id: id.to_string(),
+            state,
+            validated_at_ms: (state != SyncState::Unknown).then_some(now),
         });
     }
 
@@ -570,6 +581,7 @@ impl Engine {
         for id in &ids {
             self.set_state(id, SyncState::Unknown, now, false);
             let chat = self.chat_mut(id);
+            chat.persisted = Some(SyncState::Unknown);
             chat.needs_metadata = true;
             chat.halted = false;
             // A resync waiting out a backoff runs as soon as fresh metadata arrives:
@@ -702,7 +714,9 @@ impl Engine {
         }
         let unknown_backend = chat.backend.is_none();
         let empty = chat.summary.max_seq.is_none();
-        self.set_state(id, SyncState::Unknown, now, true);
+        // UNKNOWN until validated; persisted only if it outlasts this open (an open that
+        // validates at once writes nothing when the cache already holds the outcome).
+        self.set_state(id, SyncState::Unknown, now, false);
         self.schedule(
             TimerKey::Revalidate(id.to_string()),
             now + self.config.revalidate_interval_ms,
@@ -712,6 +726,7 @@ impl Engine {
             self.request_tickets(false);
         }
         self.evaluate(id, now);
+        self.persist_state(id, now);
     }
 
     fn on_close(&mut self, id: &str) {

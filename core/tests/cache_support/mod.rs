@@ -558,6 +558,61 @@ pub fn sync_state_and_backend_sequence(make: Make) {
     assert_eq!(fx.cache.chat_ids().unwrap(), ["t1", "t2"]);
 }
 
+pub fn pushes_store_messages_and_raise_the_backend_in_one_commit(make: Make) {
+    let f = make();
+    let cache = &f.cache;
+    cache.upsert_messages("c", &msgs("c", 1..=3)).unwrap();
+    cache.update_backend_sequence("c", Some(3)).unwrap();
+    let commits = cache.commits();
+    let change = cache.store_pushed("c", &msgs("c", [4, 6])).unwrap();
+    assert_eq!(cache.commits(), commits + 1, "one transaction");
+    assert_eq!(seqs_of(&change.inserted), vec![Some(4), Some(6)]);
+    assert_eq!(change.summary.window_holes, ranges(&[(5, 5)]));
+    assert_eq!(cache.get_sync_meta("c").unwrap().last_known_backend_seq, Some(6));
+    // A push below the known backend sequence never lowers it.
+    cache.store_pushed("c", &msgs("c", [5])).unwrap();
+    let meta = cache.get_sync_meta("c").unwrap();
+    assert_eq!(meta.last_known_backend_seq, Some(6));
+    assert!(cache.validate_sequences("c").unwrap().valid);
+    // A first push of an unknown chat creates its state with the push's sequence.
+    cache.store_pushed("d", &msgs("d", [1])).unwrap();
+    assert_eq!(cache.get_sync_meta("d").unwrap().last_known_backend_seq, Some(1));
+    // A bad message writes nothing, not even the backend sequence.
+    let commits = cache.commits();
+    let mut bad = msgs("c", [7, 8]);
+    bad[1].request_id = "other".into();
+    assert!(matches!(
+        cache.store_pushed("c", &bad),
+        Err(CacheError::InvalidData(_))
+    ));
+    assert_eq!(cache.commits(), commits);
+    assert_eq!(cache.get_sync_meta("c").unwrap().last_known_backend_seq, Some(6));
+    assert_agree(cache, "c");
+}
+
+/// `chat_page` is one snapshot of what the three separate reads return.
+pub fn chat_page_equals_the_separate_reads(make: Make) {
+    let f = make();
+    let cache = &f.cache;
+    let empty = cache.chat_page("c", Some(50)).unwrap();
+    assert!(empty.messages.is_empty());
+    assert_eq!(empty.meta, cache.get_sync_meta("c").unwrap());
+    assert_eq!(empty.runs, SeqRuns::new());
+    cache.upsert_messages("c", &msgs("c", 1..=80)).unwrap();
+    cache.set_window_start("c", 41).unwrap();
+    cache.truncate_above("c", 75).unwrap();
+    cache.upsert_messages("c", &msgs("c", 78..=90)).unwrap();
+    cache.update_backend_sequence("c", Some(90)).unwrap();
+    for limit in [Some(0), Some(5), Some(50), None] {
+        let page = cache.chat_page("c", limit).unwrap();
+        assert_eq!(page.messages, cache.get_cached_messages("c", limit).unwrap());
+        assert_eq!(page.meta, cache.get_sync_meta("c").unwrap());
+        assert_eq!(page.runs, cache.runs("c").unwrap());
+        assert_eq!(page.runs.summary(), cache.summary("c").unwrap());
+        assert_eq!(page.runs.history_gaps(), cache.history_gaps("c").unwrap());
+    }
+}
+
 pub fn outbox_lifecycle(make: Make) {
     let fx = make();
     let sender = Sender {
@@ -1037,6 +1092,10 @@ fn check(cache: &MessageCache, model: &Model) -> Result<(), TestCaseError> {
             prop_assert_eq!(stored.cached_at, r.cached_at);
         }
         let latest = cache.get_cached_messages(id, Some(5)).unwrap();
+        let page = cache.chat_page(id, Some(5)).unwrap();
+        prop_assert_eq!(&page.messages, &latest);
+        prop_assert_eq!(&page.meta, &meta);
+        prop_assert_eq!(&page.runs, &chat.runs);
         let want_latest: Vec<i64> = chat.rows.keys().rev().take(5).rev().copied().collect();
         let got_latest: Vec<i64> = latest.iter().filter_map(|m| m.sequence_number).collect();
         prop_assert_eq!(got_latest, want_latest);
