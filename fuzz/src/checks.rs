@@ -323,7 +323,7 @@ pub fn realtime_handling(data: &[u8]) {
                     let seq = message.sequence_number.unwrap_or_default();
                     match driver
                         .cache
-                        .upsert_messages(&request_id, std::slice::from_ref(&*message))
+                        .store_pushed(&request_id, std::slice::from_ref(&*message))
                     {
                         Ok(change) => driver.handle(Event::PushStored {
                             request_id,

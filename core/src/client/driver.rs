@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
 use tokio::task::AbortHandle;
 
-use crate::cache::{MessageCache, MessagesChange};
+use crate::cache::{CacheError, MessageCache, MessagesChange};
 use crate::client::config::ClientConfig;
 use crate::client::error::{ClientError, ErrorKind, failure_kind};
 use crate::client::events::SyncEvent;
@@ -27,6 +27,11 @@ use crate::net::realtime::{self, RealtimeEvent, RealtimeHandle};
 use crate::observe::ObserverHub;
 use crate::types::{ChatMessage, SeqRange};
 use crate::wire::{PageQuery, RealtimeFrame};
+
+/// At most this many queued realtime events are handled under one lock (and their
+/// pushes stored in one transaction per chat): a bound on how long one batch holds the
+/// lock, far above what a burst of pushes queues between two reads of the socket.
+const PUSH_BATCH_MAX: usize = 64;
 
 /// A monotonic clock anchored at the wall clock when the client was built: engine
 /// times are milliseconds since the Unix epoch that never go backwards.
@@ -723,24 +728,85 @@ impl Shared {
         core.realtime = Some((connection, handle));
         let shared = Arc::clone(self);
         let reader = self.runtime.spawn(async move {
-            while let Some(event) = receiver.recv().await {
-                let last = matches!(
-                    event,
-                    RealtimeEvent::Disconnected { .. } | RealtimeEvent::Unauthorized
-                );
+            while let Some(first) = receiver.recv().await {
+                // Group commit: whatever is queued already is handled under one lock,
+                // and consecutive pushes of a chat are stored in one transaction.
+                let mut events = vec![first];
+                while events.len() < PUSH_BATCH_MAX {
+                    match receiver.try_recv() {
+                        Ok(event) => events.push(event),
+                        Err(_) => break,
+                    }
+                }
+                let last = events.iter().any(|event| {
+                    matches!(
+                        event,
+                        RealtimeEvent::Disconnected { .. } | RealtimeEvent::Unauthorized
+                    )
+                });
                 let mut core = shared.lock();
                 if Shared::is_closed(&core)
                     || core.realtime.as_ref().map(|(id, _)| *id) != Some(connection)
                 {
                     return;
                 }
-                shared.on_realtime(&mut core, event);
+                shared.on_realtime_batch(&mut core, events);
                 if last {
                     return;
                 }
             }
         });
         self.track(core, reader.abort_handle());
+    }
+
+    /// Handles realtime events in order, except that the pushes of one chat are
+    /// gathered and stored in one transaction: a `ticket.updated` of that chat is
+    /// applied after them (it only ever raises the backend sequence, which the pushes
+    /// raise as far), and any other event first stores what was gathered.
+    fn on_realtime_batch(self: &Arc<Self>, core: &mut Core, events: Vec<RealtimeEvent>) {
+        let mut pushes: Option<(String, Vec<ChatMessage>)> = None;
+        let mut deferred: Vec<RealtimeEvent> = Vec::new();
+        for event in events {
+            match event {
+                RealtimeEvent::Frame(RealtimeFrame::MessageNew {
+                    request_id,
+                    message,
+                }) => {
+                    if pushes.as_ref().is_some_and(|(chat, _)| *chat != request_id) {
+                        self.flush_pushes(core, &mut pushes, &mut deferred);
+                    }
+                    pushes
+                        .get_or_insert_with(|| (request_id, Vec::new()))
+                        .1
+                        .push(*message);
+                }
+                RealtimeEvent::Frame(RealtimeFrame::TicketUpdated { ref request_id, .. })
+                    if pushes.as_ref().is_some_and(|(chat, _)| chat == request_id) =>
+                {
+                    deferred.push(event);
+                }
+                other => {
+                    self.flush_pushes(core, &mut pushes, &mut deferred);
+                    self.on_realtime(core, other);
+                }
+            }
+        }
+        self.flush_pushes(core, &mut pushes, &mut deferred);
+    }
+
+    /// Stores the gathered pushes, then applies the events deferred behind them.
+    fn flush_pushes(
+        self: &Arc<Self>,
+        core: &mut Core,
+        pushes: &mut Option<(String, Vec<ChatMessage>)>,
+        deferred: &mut Vec<RealtimeEvent>,
+    ) {
+        if let Some((request_id, messages)) = pushes.take() {
+            self.store_pushes(core, &request_id, messages);
+        }
+        for event in deferred.drain(..) {
+            self.on_realtime(core, event);
+        }
     }
 
     fn on_realtime(self: &Arc<Self>, core: &mut Core, event: RealtimeEvent) {
@@ -753,7 +819,7 @@ impl Shared {
             RealtimeEvent::Frame(RealtimeFrame::MessageNew {
                 request_id,
                 message,
-            }) => self.store_push(core, &request_id, *message),
+            }) => self.store_pushes(core, &request_id, vec![*message]),
             RealtimeEvent::Frame(RealtimeFrame::TicketUpdated {
                 request_id,
                 last_message_sequence,
@@ -796,33 +862,46 @@ impl Shared {
         }
     }
 
-    /// Stores a pushed message (from the socket or `on_new_message`) and tells the engine.
-    pub(crate) fn store_push(
+    /// Stores pushed messages of one chat (from the socket or `on_new_message`) in one
+    /// transaction with the backend sequence they prove, and tells the engine. A
+    /// message that breaks the contract is rejected alone; the others are stored.
+    pub(crate) fn store_pushes(
         self: &Arc<Self>,
         core: &mut Core,
         request_id: &str,
-        message: ChatMessage,
+        messages: Vec<ChatMessage>,
     ) {
-        let now = self.clock.now_ms();
-        let seq = message.sequence_number.unwrap_or_default();
-        let stored = if message.request_id != request_id {
-            Err(ClientError::BadData(format!(
-                "a push for {request_id} carries a message of {}",
-                message.request_id
-            )))
-        } else if seq < 1 {
-            Err(ClientError::BadData(format!(
-                "pushed message {} has no valid sequence",
-                message.id
-            )))
-        } else {
-            self.cache
-                .upsert_messages(request_id, std::slice::from_ref(&message))
-                .map_err(ClientError::from)
+        let mut valid = Vec::with_capacity(messages.len());
+        for message in messages {
+            if message.request_id != request_id {
+                self.reject_push(
+                    core,
+                    request_id,
+                    ClientError::BadData(format!(
+                        "a push for {request_id} carries a message of {}",
+                        message.request_id
+                    )),
+                );
+            } else if message.sequence_number.is_none_or(|seq| seq < 1) {
+                self.reject_push(
+                    core,
+                    request_id,
+                    ClientError::BadData(format!(
+                        "pushed message {} has no valid sequence",
+                        message.id
+                    )),
+                );
+            } else {
+                valid.push(message);
+            }
+        }
+        let Some(seq) = valid.iter().filter_map(|m| m.sequence_number).max() else {
+            return;
         };
-        match stored {
+        match self.cache.store_pushed(request_id, &valid) {
             Ok(change) => {
                 self.publish_change(&change);
+                let now = self.clock.now_ms();
                 self.handle(
                     core,
                     Event::PushStored {
@@ -833,19 +912,28 @@ impl Shared {
                     },
                 );
             }
-            Err(e) => {
-                tracing::warn!(chat = %request_id, "push not stored: {e}");
-                core.failure_details
-                    .insert(Some(request_id.to_string()), e.to_string());
-                self.handle(
-                    core,
-                    Event::PushRejected {
-                        request_id: Some(request_id.to_string()),
-                        now_ms: now,
-                    },
-                );
+            Err(CacheError::InvalidData(_)) if valid.len() > 1 => {
+                // One message broke a cache rule: store the others one by one.
+                for message in valid {
+                    self.store_pushes(core, request_id, vec![message]);
+                }
             }
+            Err(e) => self.reject_push(core, request_id, e.into()),
         }
+    }
+
+    fn reject_push(self: &Arc<Self>, core: &mut Core, request_id: &str, error: ClientError) {
+        tracing::warn!(chat = %request_id, "push not stored: {error}");
+        core.failure_details
+            .insert(Some(request_id.to_string()), error.to_string());
+        let now = self.clock.now_ms();
+        self.handle(
+            core,
+            Event::PushRejected {
+                request_id: Some(request_id.to_string()),
+                now_ms: now,
+            },
+        );
     }
 }
 

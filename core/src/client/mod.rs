@@ -265,7 +265,8 @@ impl ChatSyncClient {
             return Err(ClientError::SignedOut);
         }
         let request_id = message.request_id.clone();
-        self.shared.store_push(&mut core, &request_id, message);
+        self.shared
+            .store_pushes(&mut core, &request_id, vec![message]);
         Ok(())
     }
 

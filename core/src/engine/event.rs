@@ -133,11 +133,13 @@ pub enum Event {
         /// Current time.
         now_ms: i64,
     },
-    /// A realtime push carried message `seq`; the driver validated and stored it.
+    /// Realtime pushes carried messages up to `seq`; the driver validated and stored
+    /// them, and raised the persisted backend sequence to at least `seq` in the same
+    /// transaction (`MessageCache::store_pushed`), so no `PersistBackendSeq` follows.
     PushStored {
         /// The chat.
         request_id: String,
-        /// The pushed message's sequence.
+        /// The highest sequence among the stored pushes.
         seq: i64,
         /// Fresh summary after storing it.
         summary: SeqSummary,

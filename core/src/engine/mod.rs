@@ -31,7 +31,7 @@
 //! | `Notify` | deliver to observers, in order | nothing |
 //!
 //! Everything else the driver observes becomes an event too: pushes (after storing
-//! them: `PushStored`), `ticket.updated` (`BackendSeqObserved`), opens, closes, user
+//! them with the backend sequence they prove: `PushStored`), `ticket.updated` (`BackendSeqObserved`), opens, closes, user
 //! requests, connectivity and lifecycle changes.
 //!
 //! ```
@@ -277,7 +277,8 @@ impl Engine {
                 ..
             } => {
                 self.chat_mut(&request_id).summary = summary;
-                self.learn_from_push(&request_id, seq);
+                // The driver persisted the raise with the message (`store_pushed`).
+                self.learn_from_push(&request_id, seq, false);
                 self.after_new_message(&request_id, now);
             }
             Event::PushRejected { request_id, .. } => {
@@ -299,7 +300,7 @@ impl Engine {
                     self.learn_from_snapshot(&request_id, Some(seq), epoch);
                     self.evaluate(&request_id, now);
                 } else {
-                    self.learn_from_push(&request_id, seq);
+                    self.learn_from_push(&request_id, seq, true);
                     self.after_new_message(&request_id, now);
                 }
             }
@@ -497,14 +498,17 @@ impl Engine {
         });
     }
 
-    /// A push (or a send answer) only raises the backend sequence.
-    fn learn_from_push(&mut self, id: &str, seq: i64) {
+    /// A push (or a send answer) only raises the backend sequence; `persist` = the
+    /// cache does not hold the raise yet.
+    fn learn_from_push(&mut self, id: &str, seq: i64, persist: bool) {
         let epoch = self.epoch;
         let chat = self.chat_mut(id);
         if chat.backend.is_none_or(|b| seq > b) {
             chat.backend = Some(seq);
             chat.push_raised_epoch = epoch;
-            self.persist_backend(id, seq);
+            if persist {
+                self.persist_backend(id, seq);
+            }
         }
     }
 
@@ -1281,7 +1285,7 @@ impl Engine {
         chat.outbox.retain(|o| o.client_temp_id != client_temp_id);
         chat.send_attempt = 0;
         chat.summary = summary;
-        self.learn_from_push(id, seq);
+        self.learn_from_push(id, seq, true);
         self.after_new_message(id, now);
         self.pump_outbox(id);
     }

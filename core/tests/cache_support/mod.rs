@@ -568,7 +568,10 @@ pub fn pushes_store_messages_and_raise_the_backend_in_one_commit(make: Make) {
     assert_eq!(cache.commits(), commits + 1, "one transaction");
     assert_eq!(seqs_of(&change.inserted), vec![Some(4), Some(6)]);
     assert_eq!(change.summary.window_holes, ranges(&[(5, 5)]));
-    assert_eq!(cache.get_sync_meta("c").unwrap().last_known_backend_seq, Some(6));
+    assert_eq!(
+        cache.get_sync_meta("c").unwrap().last_known_backend_seq,
+        Some(6)
+    );
     // A push below the known backend sequence never lowers it.
     cache.store_pushed("c", &msgs("c", [5])).unwrap();
     let meta = cache.get_sync_meta("c").unwrap();
@@ -576,7 +579,10 @@ pub fn pushes_store_messages_and_raise_the_backend_in_one_commit(make: Make) {
     assert!(cache.validate_sequences("c").unwrap().valid);
     // A first push of an unknown chat creates its state with the push's sequence.
     cache.store_pushed("d", &msgs("d", [1])).unwrap();
-    assert_eq!(cache.get_sync_meta("d").unwrap().last_known_backend_seq, Some(1));
+    assert_eq!(
+        cache.get_sync_meta("d").unwrap().last_known_backend_seq,
+        Some(1)
+    );
     // A bad message writes nothing, not even the backend sequence.
     let commits = cache.commits();
     let mut bad = msgs("c", [7, 8]);
@@ -586,7 +592,10 @@ pub fn pushes_store_messages_and_raise_the_backend_in_one_commit(make: Make) {
         Err(CacheError::InvalidData(_))
     ));
     assert_eq!(cache.commits(), commits);
-    assert_eq!(cache.get_sync_meta("c").unwrap().last_known_backend_seq, Some(6));
+    assert_eq!(
+        cache.get_sync_meta("c").unwrap().last_known_backend_seq,
+        Some(6)
+    );
     assert_agree(cache, "c");
 }
 
@@ -605,7 +614,10 @@ pub fn chat_page_equals_the_separate_reads(make: Make) {
     cache.update_backend_sequence("c", Some(90)).unwrap();
     for limit in [Some(0), Some(5), Some(50), None] {
         let page = cache.chat_page("c", limit).unwrap();
-        assert_eq!(page.messages, cache.get_cached_messages("c", limit).unwrap());
+        assert_eq!(
+            page.messages,
+            cache.get_cached_messages("c", limit).unwrap()
+        );
         assert_eq!(page.meta, cache.get_sync_meta("c").unwrap());
         assert_eq!(page.runs, cache.runs("c").unwrap());
         assert_eq!(page.runs.summary(), cache.summary("c").unwrap());

@@ -431,6 +431,9 @@ impl Harness {
             .expect("pushed seq on server")
             .clone();
         self.cache.store(chat, seq, &msg);
+        // As `MessageCache::store_pushed`: the backend sequence is raised in the same write.
+        let stored = &mut self.cache.chat(chat).backend;
+        *stored = Some(stored.map_or(seq, |b| b.max(seq)));
         self.feed(Event::PushStored {
             request_id: chat.to_string(),
             seq,
