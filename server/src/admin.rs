@@ -238,12 +238,15 @@ async fn random(State(s): State<Shared>, _: Admin, b: JsonObject) -> Result<Resp
 
 async fn restore(State(s): State<Shared>, _: Admin, b: JsonObject) -> Result<Response, ApiError> {
     let b: RestoreBody = body(b)?;
-    let id = b.request_id.clone();
-    let removed = s
+    let outcome = s
         .blocking(move |st| st.restore(&b.request_id, b.up_to_sequence))
         .await?;
-    let last = s.blocking(move |st| st.last_sequence(&id)).await?;
-    Ok(Json(json!({"removed": removed, "lastMessageSequence": last})).into_response())
+    Ok(Json(json!({
+        "removed": outcome.removed,
+        "lastMessageSequence": outcome.last_message_sequence,
+        "history": outcome.history,
+    }))
+    .into_response())
 }
 
 async fn disconnect(State(s): State<Shared>, _: Admin) -> Response {

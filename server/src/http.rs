@@ -369,6 +369,7 @@ async fn get_messages(
     Ok(Json(MessagePage {
         messages: page.messages,
         last_message_sequence: (!null).then_some(page.last_seq),
+        history: page.history,
         has_more: page.has_more,
     })
     .into_response())

@@ -103,11 +103,14 @@ fn prepare(kind: ChangeKind, faults: &FaultController) -> (PushKind, String, i64
         ChangeKind::TicketUpdated {
             ticket_id,
             last_seq,
+            history,
             recipients,
         } => {
+            // The null-sequence fault hides the sequence only; the history stays.
             let frame = Frame::TicketUpdated {
                 request_id: ticket_id.clone(),
                 last_message_sequence: (!faults.null_last_sequence()).then_some(last_seq),
+                history,
             };
             let text = to_text(&frame);
             let frames = recipients.into_iter().map(|u| (u, text.clone())).collect();

@@ -4,7 +4,8 @@
 //! It gives every ticket gapless per-ticket sequences (1, 2, 3, ... assigned inside
 //! the write transaction), serves the ticket list with `lastMessageSequence`, message
 //! pages (`afterSequence`, `beforeSequence`, latest) with `hasMore`, idempotent posts by
-//! `clientTempId`, read pointers, and a WebSocket with `message.new` and `ticket.updated`
+//! `clientTempId`, read pointers, a per-ticket `history` epoch that changes whenever a
+//! restore rewrites the chat, and a WebSocket with `message.new` and `ticket.updated`
 //! pushes. For tests it injects faults (lost, duplicated, reordered, delayed pushes;
 //! delayed, failed, truncated HTTP answers; `lastMessageSequence: null`; restores from
 //! a backup) deterministically, in-process or through admin endpoints.
@@ -58,4 +59,5 @@ pub use faults::{
 };
 pub use server::{RunningServer, Server, UserInfo, startup_line};
 pub use stats::{EndpointKind, StatsSnapshot};
-pub use store::PostOutcome;
+pub use store::{PostOutcome, RestoreOutcome};
+pub use wire::History;

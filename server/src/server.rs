@@ -14,7 +14,8 @@ use crate::faults::FaultController;
 use crate::http::{AppState, check_client_temp_id, check_content};
 use crate::hub::{self, Hub};
 use crate::stats::{Stats, StatsSnapshot};
-use crate::store::{PostOutcome, Store, random_token};
+use crate::store::{PostOutcome, RestoreOutcome, Store, random_token};
+use crate::wire::History;
 
 /// A user of a running server, with their token (what the startup line lists).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -208,18 +209,40 @@ impl RunningServer {
     }
 
     /// Simulates a restore from a backup: deletes the ticket's messages above `up_to_seq`
-    /// (the next post gets `up_to_seq + 1` again), clamps read pointers, and pushes
-    /// `ticket.updated`. Returns how many messages were removed (0 if `up_to_seq` is not
-    /// below the ticket's last sequence).
+    /// (the next post gets `up_to_seq + 1` again), clamps read pointers, gives the ticket
+    /// a new history epoch, and pushes `ticket.updated`. Returns how many messages were
+    /// removed (0 if `up_to_seq` is not below the ticket's last sequence; then nothing
+    /// changed). [`RunningServer::restore_ticket_outcome`] also returns the new history.
     pub async fn restore_ticket(
         &self,
         ticket_id: &str,
         up_to_seq: i64,
     ) -> Result<u64, ServerError> {
+        Ok(self
+            .restore_ticket_outcome(ticket_id, up_to_seq)
+            .await?
+            .removed)
+    }
+
+    /// [`RunningServer::restore_ticket`], returning what the admin endpoint answers:
+    /// messages removed, the last sequence and the history afterwards, all read in the
+    /// restore's transaction.
+    pub async fn restore_ticket_outcome(
+        &self,
+        ticket_id: &str,
+        up_to_seq: i64,
+    ) -> Result<RestoreOutcome, ServerError> {
         let id = ticket_id.to_string();
         self.state
             .blocking(move |s| s.restore(&id, up_to_seq))
             .await
+    }
+
+    /// The ticket's current history epoch, previous epoch and kept-through sequence
+    /// (`docs/protocol.md` section 4.3), ignoring faults.
+    pub async fn ticket_history(&self, ticket_id: &str) -> Result<History, ServerError> {
+        let id = ticket_id.to_string();
+        self.state.blocking(move |s| s.history(&id)).await
     }
 
     /// Posts as `user_id` through the same path as `POST .../messages` (validation,

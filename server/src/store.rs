@@ -17,7 +17,7 @@ use tokio::sync::mpsc::UnboundedSender;
 use crate::config::{Role, UserSpec};
 use crate::error::ServerError;
 use crate::seed::SeedTicket;
-use crate::wire::{ChatMessage, LastMessage, Sender, TicketSummary};
+use crate::wire::{ChatMessage, History, LastMessage, Sender, TicketSummary};
 
 /// A user as the server knows them.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,6 +72,7 @@ pub(crate) enum PageQuery {
 pub(crate) struct Page {
     pub messages: Vec<ChatMessage>,
     pub last_seq: i64,
+    pub history: History,
     pub has_more: bool,
 }
 
@@ -82,6 +83,17 @@ pub struct PostOutcome {
     pub message: ChatMessage,
     /// False when the `clientTempId` was already used: no new message was written.
     pub created: bool,
+}
+
+/// What a restore did, read in the transaction that did it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RestoreOutcome {
+    /// Messages deleted; 0 when `up_to` was not below the ticket's highest sequence.
+    pub removed: u64,
+    /// The ticket's highest sequence afterwards.
+    pub last_message_sequence: i64,
+    /// The ticket's history afterwards: a new epoch when `removed > 0`, else unchanged.
+    pub history: History,
 }
 
 /// A committed change the push dispatcher turns into frames.
@@ -104,6 +116,7 @@ pub(crate) enum ChangeKind {
     TicketUpdated {
         ticket_id: String,
         last_seq: i64,
+        history: History,
         recipients: Vec<String>,
     },
 }
@@ -114,7 +127,12 @@ pub(crate) struct Store {
     changes: UnboundedSender<Change>,
 }
 
-const SCHEMA: &str = "
+/// The schema version this server writes (`PRAGMA user_version`).
+pub(crate) const SCHEMA_VERSION: i64 = 2;
+
+/// Version 0 -> 1: the original tables. `IF NOT EXISTS` keeps it harmless on a file
+/// that already has them.
+const MIGRATE_TO_V1: &str = "
 CREATE TABLE IF NOT EXISTS users (
     id TEXT PRIMARY KEY,
     role TEXT NOT NULL CHECK (role IN ('requester', 'technician')),
@@ -159,8 +177,55 @@ CREATE TABLE IF NOT EXISTS reads (
     unread INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (ticket_id, user_id)
 );
-PRAGMA user_version = 1;
 ";
+
+/// Version 1 -> 2: each ticket's history epoch (`docs/protocol.md` section 4.3).
+/// `epoch` 0 means never rewritten; `previous_epoch` and `kept_through` are NULL then.
+const MIGRATE_TO_V2: &str = "
+ALTER TABLE tickets ADD COLUMN epoch INTEGER NOT NULL DEFAULT 0 CHECK (epoch >= 0);
+ALTER TABLE tickets ADD COLUMN previous_epoch INTEGER CHECK (previous_epoch >= 0);
+ALTER TABLE tickets ADD COLUMN kept_through INTEGER CHECK (kept_through >= 0);
+";
+
+/// The steps, in order: `MIGRATIONS[i]` takes a database from version `i` to `i + 1`.
+const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [MIGRATE_TO_V1, MIGRATE_TO_V2];
+
+/// The database's schema version, or a configuration error when this server cannot
+/// open it (newer than [`SCHEMA_VERSION`], or negative). Reads only.
+fn known_version(conn: &Connection) -> Result<i64, ServerError> {
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if version > SCHEMA_VERSION {
+        return Err(ServerError::Config(format!(
+            "database schema version {version} is newer than this server ({SCHEMA_VERSION})"
+        )));
+    }
+    if version < 0 {
+        return Err(ServerError::Config(format!(
+            "database schema version {version} is not a chatsync-server version"
+        )));
+    }
+    Ok(version)
+}
+
+/// Brings the database to [`SCHEMA_VERSION`], one transaction per step (the step's
+/// DDL and its `user_version` commit together, so a crash leaves a whole version).
+/// A database newer than this server, or with a negative version, is refused untouched.
+fn migrate(conn: &mut Connection) -> Result<(), ServerError> {
+    let version = known_version(conn)?;
+    for (from, step) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        // Re-read inside the write lock: another process may have migrated meanwhile.
+        let current = known_version(&tx)?;
+        if current > from as i64 {
+            continue;
+        }
+        tx.execute_batch(step)?;
+        tx.execute_batch(&format!("PRAGMA user_version = {};", from + 1))?;
+        tx.commit()?;
+        tracing::info!(version = from + 1, "database schema migrated");
+    }
+    Ok(())
+}
 
 const MESSAGE_COLUMNS: &str = "id, ticket_id, sequence_number, sender_id, content, is_screenshot, \
      screenshot_file_name, created_ms, status, client_temp_id, is_system_message, file_name, \
@@ -237,6 +302,7 @@ struct TicketRow {
     technician_id: String,
     last_seq: i64,
     updated_ms: i64,
+    history: History,
 }
 
 impl TicketRow {
@@ -251,7 +317,8 @@ impl TicketRow {
 
 fn ticket_row(conn: &Connection, ticket_id: &str) -> rusqlite::Result<Option<TicketRow>> {
     conn.query_row(
-        "SELECT requester_id, technician_id, last_seq, updated_ms FROM tickets WHERE id = ?1",
+        "SELECT requester_id, technician_id, last_seq, updated_ms, epoch, previous_epoch, \
+         kept_through FROM tickets WHERE id = ?1",
         [ticket_id],
         |r| {
             Ok(TicketRow {
@@ -259,10 +326,20 @@ fn ticket_row(conn: &Connection, ticket_id: &str) -> rusqlite::Result<Option<Tic
                 technician_id: r.get(1)?,
                 last_seq: r.get(2)?,
                 updated_ms: r.get(3)?,
+                history: read_history(r, 4)?,
             })
         },
     )
     .optional()
+}
+
+/// The history stored in columns `first..first + 3` (epoch, previous, kept-through).
+fn read_history(r: &rusqlite::Row<'_>, first: usize) -> rusqlite::Result<History> {
+    Ok(History {
+        epoch: r.get(first)?,
+        previous_epoch: r.get(first + 1)?,
+        kept_through_sequence: r.get(first + 2)?,
+    })
 }
 
 fn unknown_ticket(ticket_id: &str) -> ServerError {
@@ -295,18 +372,14 @@ impl Store {
             None => Connection::open_in_memory()?,
         };
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        // Refuse a file of a newer server before changing anything in it (journal mode).
+        known_version(&conn)?;
         if db.is_some() {
             conn.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))?;
             conn.execute_batch("PRAGMA synchronous = NORMAL;")?;
         }
         conn.execute_batch("PRAGMA foreign_keys = ON;")?;
-        let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-        if version > 1 {
-            return Err(ServerError::Config(format!(
-                "database schema version {version} is newer than this server (1)"
-            )));
-        }
-        conn.execute_batch(SCHEMA)?;
+        migrate(&mut conn)?;
         let users = Self::sync_users(&mut conn, configured)?;
         Ok(Store {
             conn: Mutex::new(conn),
@@ -525,6 +598,7 @@ impl Store {
         self.emit(ChangeKind::TicketUpdated {
             ticket_id: id.clone(),
             last_seq: 0,
+            history: History::ORIGINAL,
             recipients: vec![requester_id.to_string(), technician_id.to_string()],
         });
         Ok(id)
@@ -635,7 +709,8 @@ impl Store {
         let conn = self.lock();
         let mut stmt = conn.prepare_cached(
             "SELECT t.id, t.title, t.status, t.updated_ms, t.last_seq, COALESCE(r.unread, 0), \
-                    m.content, m.sender_id, m.created_ms \
+                    m.content, m.sender_id, m.created_ms, t.epoch, t.previous_epoch, \
+                    t.kept_through \
              FROM tickets t \
              LEFT JOIN reads r ON r.ticket_id = t.id AND r.user_id = ?1 \
              LEFT JOIN messages m ON m.ticket_id = t.id AND m.sequence_number = t.last_seq \
@@ -656,6 +731,7 @@ impl Store {
                     unread_count: r.get(5)?,
                     last_message: None,
                     last_message_sequence: Some(last_seq),
+                    history: read_history(r, 9)?,
                 },
                 content.zip(created_ms).map(|(c, ms)| (c, sender_id, ms)),
             ))
@@ -738,6 +814,7 @@ impl Store {
                 .map(|r| self.to_wire(r, user_id, read_up_to))
                 .collect(),
             last_seq: ticket.last_seq,
+            history: ticket.history,
             has_more,
         })
     }
@@ -828,6 +905,7 @@ impl Store {
         self.emit(ChangeKind::TicketUpdated {
             ticket_id: ticket_id.to_string(),
             last_seq: seq,
+            history: ticket.history,
             recipients: parties,
         });
         drop(conn);
@@ -872,14 +950,17 @@ impl Store {
         self.emit(ChangeKind::TicketUpdated {
             ticket_id: ticket_id.to_string(),
             last_seq: ticket.last_seq,
+            history: ticket.history,
             recipients: vec![user_id.to_string()],
         });
         Ok(true)
     }
 
     /// "Restores the ticket from a backup": deletes messages above `up_to`, so the next
-    /// post reuses `up_to + 1`. Returns how many messages were removed.
-    pub fn restore(&self, ticket_id: &str, up_to: i64) -> Result<u64, ServerError> {
+    /// post reuses `up_to + 1`, and gives the ticket a new history epoch
+    /// (`max(now_ms, epoch + 1)`, previous = the old epoch, kept-through = `up_to`) in
+    /// the same transaction. Nothing changes when `up_to` is not below the last sequence.
+    pub fn restore(&self, ticket_id: &str, up_to: i64) -> Result<RestoreOutcome, ServerError> {
         if up_to < 0 {
             return Err(ServerError::BadInput(format!(
                 "upToSequence must be >= 0, got {up_to}"
@@ -889,7 +970,11 @@ impl Store {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let ticket = ticket_row(&tx, ticket_id)?.ok_or_else(|| unknown_ticket(ticket_id))?;
         if up_to >= ticket.last_seq {
-            return Ok(0);
+            return Ok(RestoreOutcome {
+                removed: 0,
+                last_message_sequence: ticket.last_seq,
+                history: ticket.history,
+            });
         }
         let removed = tx.execute(
             "DELETE FROM messages WHERE ticket_id = ?1 AND sequence_number > ?2",
@@ -901,9 +986,17 @@ impl Store {
             params![ticket_id, up_to],
             |r| r.get(0),
         )?;
+        let old_epoch = ticket.history.epoch;
+        let epoch = now_ms().max(old_epoch.saturating_add(1));
+        let history = History {
+            epoch,
+            previous_epoch: Some(old_epoch),
+            kept_through_sequence: Some(up_to),
+        };
         tx.execute(
-            "UPDATE tickets SET last_seq = ?2, updated_ms = ?3 WHERE id = ?1",
-            params![ticket_id, up_to, updated],
+            "UPDATE tickets SET last_seq = ?2, updated_ms = ?3, epoch = ?4, previous_epoch = ?5, \
+             kept_through = ?6 WHERE id = ?1",
+            params![ticket_id, up_to, updated, epoch, old_epoch, up_to],
         )?;
         tx.execute(
             "UPDATE reads SET read_up_to = MIN(read_up_to, ?2) WHERE ticket_id = ?1",
@@ -916,9 +1009,22 @@ impl Store {
         self.emit(ChangeKind::TicketUpdated {
             ticket_id: ticket_id.to_string(),
             last_seq: up_to,
+            history,
             recipients: ticket.parties(),
         });
-        Ok(removed as u64)
+        Ok(RestoreOutcome {
+            removed: removed as u64,
+            last_message_sequence: up_to,
+            history,
+        })
+    }
+
+    /// The ticket's current history (not affected by any fault).
+    pub fn history(&self, ticket_id: &str) -> Result<History, ServerError> {
+        let conn = self.lock();
+        ticket_row(&conn, ticket_id)?
+            .map(|t| t.history)
+            .ok_or_else(|| unknown_ticket(ticket_id))
     }
 }
 

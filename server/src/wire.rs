@@ -72,6 +72,36 @@ pub struct LastMessage {
     pub sequence_number: i64,
 }
 
+/// `History`: which rewrite of a ticket's message history an answer belongs to
+/// (`docs/protocol.md` section 4.3).
+///
+/// A rewrite is a restore from a backup that removed at least one of the ticket's
+/// messages; sequences above `keptThroughSequence` may then be reused for different
+/// messages. The server always writes all three fields.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct History {
+    /// `0` while the ticket's history was never rewritten; every rewrite gives a value
+    /// strictly greater than the ticket's previous epoch (the reference server uses
+    /// `max(now_ms, previous + 1)`), so epochs of a ticket only ever increase.
+    pub epoch: i64,
+    /// The epoch the latest rewrite replaced; `None` exactly when `epoch` is 0.
+    pub previous_epoch: Option<i64>,
+    /// The highest sequence that survived the latest rewrite: messages
+    /// `1..=keptThroughSequence` are exactly those of `previousEpoch`. `None` exactly
+    /// when `epoch` is 0.
+    pub kept_through_sequence: Option<i64>,
+}
+
+impl History {
+    /// The history of a ticket that was never rewritten: epoch 0, both other fields null.
+    pub const ORIGINAL: History = History {
+        epoch: 0,
+        previous_epoch: None,
+        kept_through_sequence: None,
+    };
+}
+
 /// `TicketSummary`: one ticket in the list, as seen by one user.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -90,6 +120,8 @@ pub struct TicketSummary {
     pub last_message: Option<LastMessage>,
     /// Highest sequence in the chat, 0 when empty; `null` only under the null-sequence fault.
     pub last_message_sequence: Option<i64>,
+    /// The ticket's history epoch (never affected by the null-sequence fault).
+    pub history: History,
 }
 
 /// Body of `GET /api/v1/chat/requests`.
@@ -108,6 +140,9 @@ pub struct MessagePage {
     pub messages: Vec<ChatMessage>,
     /// The chat's highest sequence (0 when empty); `null` only under the null-sequence fault.
     pub last_message_sequence: Option<i64>,
+    /// The ticket's history, read together with the messages and `lastMessageSequence`
+    /// (no write can come between them).
+    pub history: History,
     /// More messages exist in the requested direction.
     pub has_more: bool,
 }
@@ -131,6 +166,8 @@ pub enum Frame {
         request_id: String,
         /// Its highest sequence now; `null` only under the null-sequence fault.
         last_message_sequence: Option<i64>,
+        /// Its history epoch now.
+        history: History,
     },
 }
 

@@ -284,9 +284,18 @@ async fn admin_endpoints_mirror_the_fault_controls() {
         )
         .await;
     assert_eq!(restored.status, StatusCode::OK);
+    let epoch = restored.json["history"]["epoch"].as_i64().unwrap_or(0);
+    assert!(
+        epoch > 0,
+        "a restore that removed messages starts a new epoch"
+    );
     assert_eq!(
         restored.json,
-        json!({"removed": 3, "lastMessageSequence": 3})
+        json!({
+            "removed": 3,
+            "lastMessageSequence": 3,
+            "history": {"epoch": epoch, "previousEpoch": 0, "keptThroughSequence": 3}
+        })
     );
     let missing = admin
         .post(

@@ -161,7 +161,12 @@ async fn pages_follow_after_before_and_latest_semantics() {
         let page = api.page(&empty, query).await;
         assert_eq!(
             page,
-            json!({"messages": [], "lastMessageSequence": 0, "hasMore": false})
+            json!({
+                "messages": [],
+                "lastMessageSequence": 0,
+                "history": {"epoch": 0, "previousEpoch": null, "keptThroughSequence": null},
+                "hasMore": false
+            })
         );
     }
     // 17 cases above plus the one-message page.
