@@ -13,6 +13,7 @@ pub mod cache;
 pub mod client;
 pub mod clock;
 pub mod engine;
+pub mod history;
 pub mod net;
 pub mod observe;
 pub mod runs;

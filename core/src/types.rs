@@ -166,6 +166,21 @@ pub struct TicketSummary {
     pub last_message: Option<LastMessageInfo>,
     /// Highest sequence in the chat (0 when empty); `None` when the backend cannot say.
     pub last_message_sequence: Option<i64>,
+    /// Which rewrite of the chat's history the backend serves (protocol 4.3); `None`
+    /// when the backend does not say (older backends).
+    pub history: Option<HistoryEpoch>,
+}
+
+/// A ticket's history epoch (protocol section 4.3): which rewrite of its messages (a
+/// restore from a backup that reused sequence numbers) an answer belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct HistoryEpoch {
+    /// `0` = never rewritten; strictly greater after every rewrite.
+    pub epoch: i64,
+    /// The epoch the latest rewrite replaced (`None` when `epoch` is 0).
+    pub previous_epoch: Option<i64>,
+    /// The highest sequence the latest rewrite kept unchanged (`None` when `epoch` is 0).
+    pub kept_through_sequence: Option<i64>,
 }
 
 /// The seed's `ChatSyncMeta`: what the cache knows about one chat.

@@ -10,7 +10,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::types::{ChatMessage, LastMessageInfo, MessageStatus, Sender, TicketSummary};
+use crate::types::{
+    ChatMessage, HistoryEpoch, LastMessageInfo, MessageStatus, Sender, TicketSummary,
+};
 
 /// Longest text field accepted from the server, in bytes (the reference server
 /// limits content to 10,000 characters; anything near this is hostile or broken).
@@ -136,6 +138,23 @@ pub struct WireTicketSummary {
     /// Highest sequence; null = unknown.
     #[serde(default)]
     pub last_message_sequence: Option<i64>,
+    /// The ticket's history epoch; absent from older backends.
+    #[serde(default)]
+    pub history: Option<WireHistory>,
+}
+
+/// The History object (protocol 4.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WireHistory {
+    /// `>= 0`; 0 = never rewritten.
+    pub epoch: i64,
+    /// The epoch the latest rewrite replaced.
+    #[serde(default)]
+    pub previous_epoch: Option<i64>,
+    /// The highest sequence the latest rewrite kept.
+    #[serde(default)]
+    pub kept_through_sequence: Option<i64>,
 }
 
 /// `GET /api/v1/chat/requests` response.
@@ -158,6 +177,9 @@ pub struct WireMessagePage {
     /// More messages exist in the requested direction.
     #[serde(default)]
     pub has_more: bool,
+    /// The chat's history epoch; absent from older backends.
+    #[serde(default)]
+    pub history: Option<WireHistory>,
 }
 
 /// `POST .../messages` request body.
@@ -192,6 +214,8 @@ enum WireFrame {
         request_id: String,
         #[serde(default)]
         last_message_sequence: Option<i64>,
+        #[serde(default)]
+        history: Option<WireHistory>,
     },
     #[serde(other)]
     Unknown,
@@ -217,6 +241,8 @@ pub struct MessagePage {
     pub last_message_sequence: Option<i64>,
     /// More messages exist in the requested direction.
     pub has_more: bool,
+    /// The chat's history epoch as the server reported it (`None` = not reported).
+    pub history: Option<HistoryEpoch>,
 }
 
 /// A checked realtime frame.
@@ -235,6 +261,8 @@ pub enum RealtimeFrame {
         request_id: String,
         /// The backend sequence.
         last_message_sequence: Option<i64>,
+        /// The chat's history epoch (`None` = not reported).
+        history: Option<HistoryEpoch>,
     },
     /// A frame type this client does not know; ignored by contract.
     Ignored,
@@ -262,6 +290,37 @@ fn check_text(what: &str, text: &str) -> Result<(), WireError> {
         )));
     }
     Ok(())
+}
+
+/// Checks a History object (protocol 4.3): a non-negative epoch, a previous epoch
+/// below it, a non-negative kept sequence.
+fn check_history(history: Option<WireHistory>) -> Result<Option<HistoryEpoch>, WireError> {
+    let Some(h) = history else {
+        return Ok(None);
+    };
+    if h.epoch < 0 {
+        return Err(invalid(format!("history.epoch {} is negative", h.epoch)));
+    }
+    if let Some(previous) = h.previous_epoch
+        && !(0..h.epoch).contains(&previous)
+    {
+        return Err(invalid(format!(
+            "history.previousEpoch {previous} is not in 0..{}",
+            h.epoch
+        )));
+    }
+    if let Some(kept) = h.kept_through_sequence
+        && kept < 0
+    {
+        return Err(invalid(format!(
+            "history.keptThroughSequence {kept} is negative"
+        )));
+    }
+    Ok(Some(HistoryEpoch {
+        epoch: h.epoch,
+        previous_epoch: h.previous_epoch,
+        kept_through_sequence: h.kept_through_sequence,
+    }))
 }
 
 fn check_backend_seq(seq: Option<i64>) -> Result<(), WireError> {
@@ -330,6 +389,7 @@ pub fn decode_ticket_list(body: &[u8]) -> Result<Vec<TicketSummary>, WireError> 
             check_id("ticket id", &t.id)?;
             check_text("title", &t.title)?;
             check_backend_seq(t.last_message_sequence)?;
+            let history = check_history(t.history)?;
             if !seen.insert(t.id.clone()) {
                 return Err(invalid(format!("ticket {} listed twice", t.id)));
             }
@@ -359,6 +419,7 @@ pub fn decode_ticket_list(body: &[u8]) -> Result<Vec<TicketSummary>, WireError> 
                 updated_at: t.updated_at,
                 last_message,
                 last_message_sequence: t.last_message_sequence,
+                history,
             })
         })
         .collect()
@@ -432,6 +493,7 @@ pub fn decode_message_page(
         messages,
         last_message_sequence: page.last_message_sequence,
         has_more: page.has_more,
+        history: check_history(page.history)?,
     })
 }
 
@@ -520,12 +582,14 @@ pub fn decode_realtime_frame(text: &str, cached_at: i64) -> Result<RealtimeFrame
         WireFrame::TicketUpdated {
             request_id,
             last_message_sequence,
+            history,
         } => {
             check_id("requestId", &request_id)?;
             check_backend_seq(last_message_sequence)?;
             Ok(RealtimeFrame::TicketUpdated {
                 request_id,
                 last_message_sequence,
+                history: check_history(history)?,
             })
         }
         WireFrame::Unknown => Ok(RealtimeFrame::Ignored),
@@ -637,7 +701,24 @@ mod tests {
             decode_realtime_frame(&update, 0),
             Ok(RealtimeFrame::TicketUpdated {
                 request_id: "t1".into(),
-                last_message_sequence: Some(4)
+                last_message_sequence: Some(4),
+                history: None,
+            })
+        );
+        let rewritten = json!({"type": "ticket.updated", "requestId": "t1",
+            "lastMessageSequence": 990,
+            "history": {"epoch": 7, "previousEpoch": 0, "keptThroughSequence": 990}})
+        .to_string();
+        assert_eq!(
+            decode_realtime_frame(&rewritten, 0),
+            Ok(RealtimeFrame::TicketUpdated {
+                request_id: "t1".into(),
+                last_message_sequence: Some(990),
+                history: Some(HistoryEpoch {
+                    epoch: 7,
+                    previous_epoch: Some(0),
+                    kept_through_sequence: Some(990),
+                }),
             })
         );
         assert_eq!(
@@ -665,5 +746,58 @@ mod tests {
         let huge =
             json!({"chatMessages": [{"id": "t1", "title": "a", "lastMessageSequence": 1e30}]});
         assert!(decode_ticket_list(huge.to_string().as_bytes()).is_err());
+    }
+
+    #[test]
+    fn history_objects_are_checked_everywhere_they_appear() {
+        let list = |history: serde_json::Value| {
+            json!({"chatMessages": [{"id": "t1", "title": "T", "status": "open",
+                "unreadCount": 0, "updatedAt": "2024-05-01T12:00:00.000Z",
+                "lastMessage": null, "lastMessageSequence": 0, "history": history}]})
+            .to_string()
+        };
+        let never = json!({"epoch": 0, "previousEpoch": null, "keptThroughSequence": null});
+        let tickets = decode_ticket_list(list(never).as_bytes()).unwrap();
+        assert_eq!(
+            tickets[0].history,
+            Some(HistoryEpoch {
+                epoch: 0,
+                previous_epoch: None,
+                kept_through_sequence: None
+            })
+        );
+        let absent = json!({"chatMessages": [{"id": "t1", "title": "T",
+            "lastMessageSequence": 0}]})
+        .to_string();
+        assert_eq!(
+            decode_ticket_list(absent.as_bytes()).unwrap()[0].history,
+            None
+        );
+        for bad in [
+            json!({"epoch": -1}),
+            json!({"epoch": 5, "previousEpoch": 5, "keptThroughSequence": 1}),
+            json!({"epoch": 5, "previousEpoch": -1, "keptThroughSequence": 1}),
+            json!({"epoch": 5, "previousEpoch": 0, "keptThroughSequence": -3}),
+            json!({"epoch": "5"}),
+        ] {
+            assert!(
+                decode_ticket_list(list(bad.clone()).as_bytes()).is_err(),
+                "{bad} accepted in a ticket list"
+            );
+            let frame = json!({"type": "ticket.updated", "requestId": "t1",
+                "lastMessageSequence": 1, "history": bad})
+            .to_string();
+            assert!(
+                decode_realtime_frame(&frame, 0).is_err(),
+                "{frame} accepted"
+            );
+            let page = json!({"messages": [], "lastMessageSequence": 0, "hasMore": false,
+                "history": bad})
+            .to_string();
+            assert!(
+                decode_message_page(page.as_bytes(), "t1", PageQuery::Latest, 50, 0).is_err(),
+                "{page} accepted"
+            );
+        }
     }
 }

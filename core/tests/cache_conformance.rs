@@ -20,6 +20,7 @@ conformance!(
     sync_state_and_backend_sequence,
     pushes_store_messages_and_raise_the_backend_in_one_commit,
     chat_page_equals_the_separate_reads,
+    history_rewrites_discard_exactly_what_may_have_changed,
     outbox_lifecycle,
     echo_reconciles_the_outbox,
     tickets_round_trip,

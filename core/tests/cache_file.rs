@@ -153,7 +153,7 @@ fn migrates_a_seed_v1_file() {
         .unwrap()
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 2);
+    assert_eq!(version, 3);
     // Chat a: deduplicated, meta recomputed, state re-validated, backend kept.
     let a = cache.get_cached_messages("a", None).unwrap();
     let ids: Vec<&str> = a.iter().map(|m| m.id.as_str()).collect();
@@ -218,14 +218,14 @@ fn a_newer_file_is_refused_and_left_untouched() {
     drop(MessageCache::open(&path, options()).unwrap());
     {
         let conn = rusqlite::Connection::open(&path).unwrap();
-        conn.pragma_update(None, "user_version", 3).unwrap();
+        conn.pragma_update(None, "user_version", 4).unwrap();
     }
     let err = MessageCache::open(&path, options()).unwrap_err();
     assert_eq!(
         err,
         CacheError::IncompatibleVersion {
-            found: 3,
-            supported: 2
+            found: 4,
+            supported: 3
         }
     );
     assert!(err.to_string().contains("newer"), "{err}");
@@ -238,7 +238,7 @@ fn a_newer_file_is_refused_and_left_untouched() {
         .unwrap()
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 3);
+    assert_eq!(version, 4);
 }
 
 fn pseudo_random_bytes(n: usize) -> Vec<u8> {
@@ -553,6 +553,7 @@ fn store_tickets_records_latest_sequences_in_chat_meta() {
         updated_at: "2024-05-01T12:00:00.000Z".into(),
         last_message: None,
         last_message_sequence: seq,
+        history: None,
     };
     let meta = |conn: &rusqlite::Connection| -> (Option<i64>, i64, i64) {
         conn.query_row(

@@ -5,6 +5,7 @@
 
 mod client_support;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -660,10 +661,12 @@ async fn the_server_is_authoritative_after_a_restore_and_unsent_messages_survive
     client.on_connectivity_lost();
     let unsent = client.send_message(&chat, "not yet sent").await.unwrap();
     env.server.restore_ticket(&chat, 20).await.unwrap();
-    client.on_connectivity_restored();
+    // Sends fail from before the client is back online (else the outbox may deliver
+    // the message first, and this test is about a message that stays unsent).
     env.server
         .faults()
         .fail_next_http(100, Some(EndpointKind::Send));
+    client.on_connectivity_restored();
     client.open_chat(&chat).unwrap();
     assert!(eventually(SETTLE, || client.sync_state(&chat) == SyncState::Synced).await);
     assert_eq!(cached_seqs(&client, &chat), one_to(20));
@@ -672,6 +675,62 @@ async fn the_server_is_authoritative_after_a_restore_and_unsent_messages_survive
         messages
             .iter()
             .any(|m| m.client_temp_id == unsent.client_temp_id && m.sequence_number.is_none())
+    );
+}
+
+/// A restore that reused sequences, while the app was closed: the history epoch tells
+/// the client exactly what changed, so it fetches only the reused messages — also when
+/// new posts already went past the old maximum (sequences alone cannot see that).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_history_rewrite_refetches_exactly_the_rewritten_messages() {
+    let env = Env::start(2, 30).await;
+    let tickets = env.tickets().await;
+    let (below, beyond) = (tickets[0].clone(), tickets[1].clone());
+    let path = cached_chats(&env, &tickets).await;
+    // `below`: restored to 25, then 3 new posts (26..=28 reused; 28 < 30).
+    // `beyond`: restored to 25, then 8 new posts (26..=33: past the cached 30).
+    env.server.restore_ticket(&below, 25).await.unwrap();
+    env.server.restore_ticket(&beyond, 25).await.unwrap();
+    let mut posted = HashMap::new();
+    for (chat, n) in [(&below, 3), (&beyond, 8)] {
+        for i in 0..n {
+            let seq = env
+                .post_as_technician(chat, &format!("after the restore {i}"))
+                .await;
+            posted.insert((chat.clone(), seq), format!("after the restore {i}"));
+        }
+    }
+    let client = env.client_at(path);
+    client.start();
+    client.refresh_tickets().await.unwrap();
+    let before = client.net_stats();
+    for (chat, last) in [(&below, 28), (&beyond, 33)] {
+        client.open_chat(chat).unwrap();
+        assert_eq!(
+            client.wait_until_settled(chat, SETTLE).await,
+            SyncState::Synced
+        );
+        assert_eq!(cached_seqs(&client, chat), one_to(last));
+        for message in client.get_cached_messages(chat, None).unwrap() {
+            let seq = message.sequence_number.unwrap();
+            if let Some(content) = posted.get(&(chat.clone(), seq)) {
+                assert_eq!(
+                    &message.content, content,
+                    "{chat} #{seq} is the new message"
+                );
+            }
+        }
+    }
+    let after = client.net_stats();
+    assert_eq!(
+        after.messages_fetched - before.messages_fetched,
+        3 + 8,
+        "exactly the messages above the kept 25"
+    );
+    assert_eq!(
+        after.message_page_requests - before.message_page_requests,
+        2,
+        "one page per chat"
     );
 }
 

@@ -43,7 +43,7 @@
 //! - `expect no commands`: the last action emitted nothing
 //! - `expect fetches N`: the last action emitted N fetches
 //! - `expect cache 42 1..12 20..30`, `expect window 42 12`, `expect history-gaps 42 1..4800|none`
-//! - `expect backend 42 15`, `expect server 42 12`
+//! - `expect backend 42 15` (the engine's), `expect cache-backend 42 15` (the stored one), `expect server 42 12`
 //! - `expect outbox 42 t1 pending|sending|failed`, `expect outbox 42 empty`
 //! - `expect timer gap-grace 42 at 1500`, `expect no timer gap-grace 42`
 //! - `expect matches-server 42`: every cached message is the server's, and the window ends at the server's last
@@ -438,6 +438,12 @@ impl Runner {
             }
             ["backend", c, n] => {
                 let got = h.engine.backend_seq(c);
+                if got != Some(num(Some(n))?) {
+                    return fail(format!("it is {got:?}"));
+                }
+            }
+            ["cache-backend", c, n] => {
+                let got = h.cache.chats.get(*c).and_then(|chat| chat.backend);
                 if got != Some(num(Some(n))?) {
                     return fail(format!("it is {got:?}"));
                 }

@@ -112,8 +112,14 @@ pub fn realtime_frame(data: &[u8]) {
         }
         Ok(RealtimeFrame::TicketUpdated {
             last_message_sequence,
+            history,
             ..
-        }) => assert!(last_message_sequence.is_none_or(|s| s >= 0)),
+        }) => {
+            assert!(last_message_sequence.is_none_or(|s| s >= 0));
+            assert!(history.is_none_or(|h| h.epoch >= 0
+                && h.previous_epoch.is_none_or(|p| (0..h.epoch).contains(&p))
+                && h.kept_through_sequence.is_none_or(|k| k >= 0)));
+        }
         Ok(RealtimeFrame::Ignored) | Err(_) => {}
     }
 }
@@ -340,6 +346,7 @@ pub fn realtime_handling(data: &[u8]) {
                 Ok(RealtimeFrame::TicketUpdated {
                     request_id,
                     last_message_sequence: Some(seq),
+                    ..
                 }) => driver.handle(Event::BackendSeqObserved {
                     request_id,
                     seq,

@@ -369,7 +369,8 @@ impl MessageCache {
         })
     }
 
-    /// The last stored ticket list, in stored order.
+    /// The last stored ticket list, in stored order (`history` is `None`: the driver
+    /// applies it to each chat when a list arrives, see `apply_history`).
     pub fn get_tickets(&self) -> std::result::Result<Vec<TicketSummary>, CacheError> {
         self.read(|conn| {
             let mut statement = conn.prepare_cached(
@@ -388,6 +389,8 @@ impl MessageCache {
                         last_message: last_json
                             .and_then(|j| serde_json::from_str::<LastMessageInfo>(&j).ok()),
                         last_message_sequence: r.get(6)?,
+                        // Applied to the chat when the list arrived, not kept with it.
+                        history: None,
                     })
                 })?
                 .collect::<rusqlite::Result<_>>()?)

@@ -13,7 +13,7 @@ use crate::runs::SeqRuns;
 use crate::types::SeqRange;
 
 /// The schema version this build writes.
-pub(crate) const CURRENT_VERSION: i64 = 2;
+pub(crate) const CURRENT_VERSION: i64 = 3;
 
 /// Version 1: the seed's schema, exactly as the seed specifies it.
 pub(crate) const SCHEMA_V1: &str = "
@@ -150,6 +150,12 @@ CREATE TABLE tickets (
 UPDATE chat_sync_state SET sync_state = 'UNKNOWN';
 ";
 
+/// Version 3: the history epoch (protocol 4.3) the chat's cached messages belong to;
+/// NULL = none seen yet (every chat of an older file: adopted on the next answer).
+const MIGRATION_V2_TO_V3: &str = "
+ALTER TABLE chat_sync_state ADD COLUMN history_epoch INTEGER;
+";
+
 /// Sets the per-connection PRAGMAs of the writer (outside any transaction, as
 /// `journal_mode` requires).
 pub(crate) fn setup_writer(conn: &Connection, options: &CacheOptions, file: bool) -> Result<()> {
@@ -260,6 +266,7 @@ fn upgrade_from(conn: &Connection, version: i64) -> Result<()> {
             conn.execute_batch(MIGRATION_V1_TO_V2)?;
             rebuild_all_runs(conn)
         }
+        2 => Ok(conn.execute_batch(MIGRATION_V2_TO_V3)?),
         other => Err(Failure::Cache(CacheError::Sqlite(format!(
             "no migration from schema version {other}"
         )))),

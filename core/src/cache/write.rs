@@ -13,8 +13,9 @@ use super::rows::{
     same_content, sender_json,
 };
 use super::{EvictionLimits, EvictionReport, MessageCache, MessagesChange, OutboxEntry};
+use crate::history::{HistoryVerdict, judge};
 use crate::runs::SeqRuns;
-use crate::types::{ChatMessage, MessageStatus, Sender, SyncState, TicketSummary};
+use crate::types::{ChatMessage, HistoryEpoch, MessageStatus, Sender, SyncState, TicketSummary};
 use crate::validate::SeqSummary;
 
 /// Writes the difference between `old` and `new` runs of a chat, and the chat's
@@ -413,6 +414,35 @@ fn upsert_in(
     batch.finish()
 }
 
+/// Deletes the chat's server messages above `seq` inside the caller's transaction
+/// (local outgoing rows have no sequence and stay).
+fn truncate_in(tx: &Connection, request_id: &str, seq: i64) -> Result<MessagesChange> {
+    let mut batch = Batch::begin(tx, request_id)?;
+    let doomed: Vec<(String, i64)> = tx
+        .prepare_cached(
+            "SELECT id, sequence_number FROM messages
+              WHERE request_id = ?1 AND sequence_number > ?2",
+        )?
+        .query_map(params![request_id, seq], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    tx.prepare_cached("DELETE FROM messages WHERE request_id = ?1 AND sequence_number > ?2")?
+        .execute(params![request_id, seq])?;
+    for (id, _) in &doomed {
+        batch.note_removed(id);
+    }
+    batch.runs.truncate_above(seq);
+    batch.finish()
+}
+
+/// The stored history epoch of a chat.
+fn stored_epoch(conn: &Connection, request_id: &str) -> Result<Option<i64>> {
+    Ok(conn
+        .prepare_cached("SELECT history_epoch FROM chat_sync_state WHERE request_id = ?1")?
+        .query_row(params![request_id], |r| r.get(0))
+        .optional()?
+        .flatten())
+}
+
 impl MessageCache {
     /// [`check_server_message`] for each message, as the caller's error.
     fn check_server_messages(
@@ -597,24 +627,46 @@ impl MessageCache {
         request_id: &str,
         seq: i64,
     ) -> std::result::Result<MessagesChange, CacheError> {
+        self.write(|tx| truncate_in(tx, request_id, seq))
+    }
+
+    /// The epoch the chat's cached messages belong to (protocol 4.3); `None` = none seen.
+    pub fn history_epoch(&self, request_id: &str) -> std::result::Result<Option<i64>, CacheError> {
+        self.read(|conn| stored_epoch(conn, request_id))
+    }
+
+    /// Applies the client rule for history rewrites (see [`crate::history::judge`]) to
+    /// an answer's `seen` epoch, in one transaction: a rewrite discards the cached server
+    /// messages above what it kept (every local outgoing row is kept) and records the new
+    /// epoch; a first epoch is recorded; a current or stale one writes nothing. Returns
+    /// the verdict and, for a rewrite, what was removed.
+    pub fn apply_history(
+        &self,
+        request_id: &str,
+        seen: &HistoryEpoch,
+    ) -> std::result::Result<(HistoryVerdict, Option<MessagesChange>), CacheError> {
+        let verdict = judge(self.history_epoch(request_id)?, seen);
+        if matches!(verdict, HistoryVerdict::Current | HistoryVerdict::Stale) {
+            return Ok((verdict, None));
+        }
         self.write(|tx| {
-            let mut batch = Batch::begin(tx, request_id)?;
-            let doomed: Vec<(String, i64)> = tx
-                .prepare_cached(
-                    "SELECT id, sequence_number FROM messages
-                      WHERE request_id = ?1 AND sequence_number > ?2",
-                )?
-                .query_map(params![request_id, seq], |r| Ok((r.get(0)?, r.get(1)?)))?
-                .collect::<rusqlite::Result<_>>()?;
+            // Judged again inside the write: nothing may have changed it in between.
+            let verdict = judge(stored_epoch(tx, request_id)?, seen);
+            let change = match verdict {
+                HistoryVerdict::Current | HistoryVerdict::Stale => return Ok((verdict, None)),
+                HistoryVerdict::Adopt => None,
+                HistoryVerdict::Rewritten { keep_through } => {
+                    Some(truncate_in(tx, request_id, keep_through)?)
+                }
+            };
             tx.prepare_cached(
-                "DELETE FROM messages WHERE request_id = ?1 AND sequence_number > ?2",
+                "INSERT INTO chat_sync_state (request_id, history_epoch, sync_state,
+                                              last_validated_at)
+                 VALUES (?1, ?2, 'UNKNOWN', 0)
+                 ON CONFLICT(request_id) DO UPDATE SET history_epoch = excluded.history_epoch",
             )?
-            .execute(params![request_id, seq])?;
-            for (id, _) in &doomed {
-                batch.note_removed(id);
-            }
-            batch.runs.truncate_above(seq);
-            batch.finish()
+            .execute(params![request_id, seen.epoch])?;
+            Ok((verdict, change))
         })
     }
 

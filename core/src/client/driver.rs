@@ -22,10 +22,11 @@ use crate::client::error::{ClientError, ErrorKind, failure_kind};
 use crate::client::events::SyncEvent;
 use crate::engine::{Command, Engine, Event, FailureKind, FetchQuery, Notification, TicketSeq};
 use crate::engine::{RealtimeState, TimerKey};
+use crate::history::HistoryVerdict;
 use crate::net::ApiClient;
 use crate::net::realtime::{self, RealtimeEvent, RealtimeHandle};
 use crate::observe::ObserverHub;
-use crate::types::{ChatMessage, SeqRange};
+use crate::types::{ChatMessage, HistoryEpoch, SeqRange};
 use crate::wire::{PageQuery, RealtimeFrame};
 
 /// At most this many queued realtime events are handled under one lock (and their
@@ -96,6 +97,9 @@ pub(crate) struct Core {
     connection: (bool, bool),
     /// Failed delivery attempts by `client_temp_id`: the serial of the newest.
     send_failures: HashMap<String, u64>,
+    /// The history epoch each chat's cache belongs to, as applied by this client
+    /// (absent = not applied yet this session; the cache knows).
+    history_epochs: HashMap<String, i64>,
 }
 
 impl Core {
@@ -160,6 +164,7 @@ impl Shared {
                 failure_details: HashMap::new(),
                 connection: (true, false),
                 send_failures: HashMap::new(),
+                history_epochs: HashMap::new(),
             }),
             changed: watch::channel(0).0,
             next_id: AtomicU64::new(1),
@@ -313,6 +318,7 @@ impl Shared {
                 None
             }
             Command::ClearLocalData => {
+                core.history_epochs.clear();
                 if let Err(e) = self.cache.clear() {
                     self.cache_failed(None, &e.into());
                 }
@@ -467,7 +473,25 @@ impl Shared {
                 return;
             }
             let now = shared.clock.now_ms();
+            let verdict = match &result {
+                Ok(page) => page
+                    .history
+                    .map(|seen| shared.apply_history(&mut core, &request_id, &seen)),
+                Err(_) => None,
+            };
             let event = match result {
+                Ok(_) if verdict == Some(HistoryVerdict::Stale) => {
+                    let detail = "the page predates a history rewrite already applied";
+                    tracing::info!(chat = %request_id, "{detail}; not stored");
+                    core.failure_details
+                        .insert(Some(request_id.clone()), detail.to_string());
+                    Event::FetchFailed {
+                        request_id,
+                        fetch_id,
+                        error: FailureKind::BadData,
+                        now_ms: now,
+                    }
+                }
                 Ok(page) => match shared.cache.upsert_messages(&request_id, &page.messages) {
                     Ok(change) => {
                         shared.publish_change(&change);
@@ -531,9 +555,17 @@ impl Shared {
                     Ok(()) => {
                         let tickets = tickets
                             .iter()
-                            .map(|t| TicketSeq {
-                                request_id: t.id.clone(),
-                                last_message_sequence: t.last_message_sequence,
+                            .map(|t| {
+                                let verdict = t
+                                    .history
+                                    .map(|seen| shared.apply_history(&mut core, &t.id, &seen));
+                                TicketSeq {
+                                    request_id: t.id.clone(),
+                                    // A stale entry's sequence belongs to an older history.
+                                    last_message_sequence: t
+                                        .last_message_sequence
+                                        .filter(|_| verdict != Some(HistoryVerdict::Stale)),
+                                }
                             })
                             .collect();
                         (
@@ -760,9 +792,10 @@ impl Shared {
     }
 
     /// Handles realtime events in order, except that the pushes of one chat are
-    /// gathered and stored in one transaction: a `ticket.updated` of that chat is
-    /// applied after them (it only ever raises the backend sequence, which the pushes
-    /// raise as far), and any other event first stores what was gathered.
+    /// gathered and stored in one transaction: a `ticket.updated` of that chat in the
+    /// epoch already applied is handled after them (it only ever raises the backend
+    /// sequence, which the pushes raise as far); any other event, and a `ticket.updated`
+    /// that may announce a rewrite, first stores what was gathered.
     fn on_realtime_batch(self: &Arc<Self>, core: &mut Core, events: Vec<RealtimeEvent>) {
         let mut pushes: Option<(String, Vec<ChatMessage>)> = None;
         let mut deferred: Vec<RealtimeEvent> = Vec::new();
@@ -780,8 +813,14 @@ impl Shared {
                         .1
                         .push(*message);
                 }
-                RealtimeEvent::Frame(RealtimeFrame::TicketUpdated { ref request_id, .. })
-                    if pushes.as_ref().is_some_and(|(chat, _)| chat == request_id) =>
+                RealtimeEvent::Frame(RealtimeFrame::TicketUpdated {
+                    ref request_id,
+                    ref history,
+                    ..
+                }) if pushes.as_ref().is_some_and(|(chat, _)| chat == request_id)
+                    && history.is_none_or(|seen| {
+                        core.history_epochs.get(request_id) == Some(&seen.epoch)
+                    }) =>
                 {
                     deferred.push(event);
                 }
@@ -823,15 +862,24 @@ impl Shared {
             RealtimeEvent::Frame(RealtimeFrame::TicketUpdated {
                 request_id,
                 last_message_sequence,
+                history,
             }) => {
-                // Null means "no information": nothing to learn.
+                let verdict = history.map(|seen| self.apply_history(core, &request_id, &seen));
+                if verdict == Some(HistoryVerdict::Stale) {
+                    return;
+                }
+                // Null means "no information": nothing to learn. After a rewrite the
+                // frame's sequence may be lower than any before: it is the new truth.
                 if let Some(seq) = last_message_sequence {
                     self.handle(
                         core,
                         Event::BackendSeqObserved {
                             request_id,
                             seq,
-                            authoritative: false,
+                            authoritative: matches!(
+                                verdict,
+                                Some(HistoryVerdict::Rewritten { .. })
+                            ),
                             now_ms: now,
                         },
                     );
@@ -860,6 +908,50 @@ impl Shared {
                 self.handle(core, Event::RealtimeUnauthorized { now_ms: now });
             }
         }
+    }
+
+    /// Applies a reported history epoch to the chat's cache (the client rule of
+    /// protocol section 5): a rewrite's removals are published and the engine gets the
+    /// fresh summary. A cache failure is reported and the answer treated as current.
+    fn apply_history(
+        self: &Arc<Self>,
+        core: &mut Core,
+        request_id: &str,
+        seen: &HistoryEpoch,
+    ) -> HistoryVerdict {
+        if core.history_epochs.get(request_id) == Some(&seen.epoch) {
+            return HistoryVerdict::Current;
+        }
+        let (verdict, change) = match self.cache.apply_history(request_id, seen) {
+            Ok(applied) => applied,
+            Err(e) => {
+                self.cache_failed(Some(request_id), &e.into());
+                return HistoryVerdict::Current;
+            }
+        };
+        if verdict != HistoryVerdict::Stale {
+            core.history_epochs
+                .insert(request_id.to_string(), seen.epoch);
+        }
+        if let Some(change) = change {
+            tracing::info!(
+                chat = %request_id,
+                "history rewritten (epoch {}): {verdict:?}, {} cached messages discarded",
+                seen.epoch,
+                change.removed_ids.len()
+            );
+            self.publish_change(&change);
+            let now = self.clock.now_ms();
+            self.handle(
+                core,
+                Event::CacheUpdated {
+                    request_id: request_id.to_string(),
+                    summary: change.summary,
+                    now_ms: now,
+                },
+            );
+        }
+        verdict
     }
 
     /// Stores pushed messages of one chat (from the socket or `on_new_message`) in one

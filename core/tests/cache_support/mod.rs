@@ -6,9 +6,10 @@
 use std::collections::BTreeMap;
 
 use chatsync::cache::{CacheError, CacheOptions, EvictionLimits, MessageCache, MessagesChange};
+use chatsync::history::HistoryVerdict;
 use chatsync::{
-    ChatMessage, LastMessageInfo, MessageStatus, Sender, SeqRange, SeqRuns, SyncState,
-    TicketSummary, ValidationReason, validate,
+    ChatMessage, HistoryEpoch, LastMessageInfo, MessageStatus, Sender, SeqRange, SeqRuns,
+    SyncState, TicketSummary, ValidationReason, validate,
 };
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
@@ -599,6 +600,73 @@ pub fn pushes_store_messages_and_raise_the_backend_in_one_commit(make: Make) {
     assert_agree(cache, "c");
 }
 
+/// The client rule for history rewrites (protocol section 5), applied atomically.
+pub fn history_rewrites_discard_exactly_what_may_have_changed(make: Make) {
+    let f = make();
+    let cache = &f.cache;
+    let epoch = |epoch: i64, previous: Option<i64>, kept: Option<i64>| HistoryEpoch {
+        epoch,
+        previous_epoch: previous,
+        kept_through_sequence: kept,
+    };
+    assert_eq!(cache.history_epoch("c").unwrap(), None);
+    let (verdict, change) = cache.apply_history("c", &epoch(0, None, None)).unwrap();
+    assert_eq!((verdict, change), (HistoryVerdict::Adopt, None));
+    assert_eq!(cache.history_epoch("c").unwrap(), Some(0));
+    cache.upsert_messages("c", &msgs("c", 1..=10)).unwrap();
+    cache.update_backend_sequence("c", Some(10)).unwrap();
+    cache
+        .enqueue_outgoing("c", "queued", "tmp-1", None, 50)
+        .unwrap();
+    let commits = cache.commits();
+    assert_eq!(
+        cache.apply_history("c", &epoch(0, None, None)).unwrap(),
+        (HistoryVerdict::Current, None)
+    );
+    assert_eq!(cache.commits(), commits, "a current epoch writes nothing");
+    // One rewrite that kept 1..=7.
+    let (verdict, change) = cache
+        .apply_history("c", &epoch(500, Some(0), Some(7)))
+        .unwrap();
+    assert_eq!(verdict, HistoryVerdict::Rewritten { keep_through: 7 });
+    let change = change.expect("a rewrite reports what it removed");
+    assert_eq!(change.removed_ids, vec!["c-8", "c-9", "c-10"]);
+    assert_eq!(change.summary.max_seq, Some(7));
+    let cached = cache.get_cached_messages("c", None).unwrap();
+    let mut want: Vec<Option<i64>> = (1..=7).map(Some).collect();
+    want.push(None);
+    assert_eq!(seqs_of(&cached), want, "the unsent message is kept");
+    assert_eq!(cache.history_epoch("c").unwrap(), Some(500));
+    // An answer from before that rewrite is stale: nothing changes.
+    let commits = cache.commits();
+    assert_eq!(
+        cache.apply_history("c", &epoch(0, None, None)).unwrap(),
+        (HistoryVerdict::Stale, None)
+    );
+    assert_eq!(cache.commits(), commits);
+    assert_eq!(cache.history_epoch("c").unwrap(), Some(500));
+    // Two rewrites later (the previous epoch is not ours): every server message goes.
+    let (verdict, change) = cache
+        .apply_history("c", &epoch(900, Some(700), Some(5)))
+        .unwrap();
+    assert_eq!(verdict, HistoryVerdict::Rewritten { keep_through: 0 });
+    assert_eq!(change.unwrap().removed_ids.len(), 7);
+    assert_eq!(
+        seqs_of(&cache.get_cached_messages("c", None).unwrap()),
+        vec![None]
+    );
+    assert_eq!(cache.outbox().unwrap().len(), 1);
+    assert_eq!(cache.history_epoch("c").unwrap(), Some(900));
+    assert_agree(cache, "c");
+    // A chat never seen before adopts a rewritten epoch without discarding anything.
+    assert_eq!(
+        cache
+            .apply_history("d", &epoch(900, Some(700), Some(5)))
+            .unwrap(),
+        (HistoryVerdict::Adopt, None)
+    );
+}
+
 /// `chat_page` is one snapshot of what the three separate reads return.
 pub fn chat_page_equals_the_separate_reads(make: Make) {
     let f = make();
@@ -766,6 +834,7 @@ pub fn tickets_round_trip(make: Make) {
                 sequence_number: 7,
             }),
             last_message_sequence: Some(7),
+            history: None,
         },
         TicketSummary {
             id: "a".into(),
@@ -775,6 +844,7 @@ pub fn tickets_round_trip(make: Make) {
             updated_at: "2024-04-01T12:00:00.000Z".into(),
             last_message: None,
             last_message_sequence: None,
+            history: None,
         },
     ];
     fx.cache.store_tickets(&tickets, 99).unwrap();
@@ -903,6 +973,7 @@ pub fn clear_removes_everything(make: Make) {
                 updated_at: "2024-05-01T12:00:00.000Z".into(),
                 last_message: None,
                 last_message_sequence: Some(5),
+                history: None,
             }],
             1,
         )
