@@ -26,18 +26,22 @@ pub const BUILD_COMMAND: &str = "bench/scripts/kotlin.sh";
 /// The program's main class.
 const MAIN_CLASS: &str = "dev.chatsync.bench.OpenChatBenchKt";
 
-/// Fewest untimed warm-up opens per chat before timing. HotSpot compiles a method with
-/// C2 after about 5,000 invocations plus loop iterations (tiered thresholds); one open
-/// lifts 50 records of 19 fields, so 2,000 opens run the per-record lifting code
-/// 100,000 times and the per-open code 2,000 times with 50 loop iterations each, past
-/// the C2 thresholds of both, before the first timed open.
-pub const MIN_WARMUP: usize = 2_000;
+/// Untimed opens before any timing in a full run, round-robin over the chats (the JIT
+/// warm-up). HotSpot compiles a method with C2 after about 5,000 calls, later while its
+/// compile queue is busy. The per-record lifting runs 50 times per open and reaches C2
+/// within a few hundred opens, but the per-open code (`ChatSyncClient.openChat` /
+/// `closeChat`, the buffer lifting and freeing) runs once per open: in JIT logs
+/// (`-Xlog:jit+compilation`) of runs on this 2-core machine, `openChat` reached C2 after
+/// 8,000 to 13,000 calls (tier 2, then 3, then 4). 20,000 leaves a margin; each row
+/// reports the JIT time during its timed opens, to show when it did not suffice.
+pub const JIT_WARMUP: usize = 20_000;
 
-/// The warm-up opens per chat for `iterations` timed ones in a full run:
-/// `max(2000, iterations / 10)` (the quick smoke run uses fewer: its figures are not
+/// The warm-up opens of each chat just before its timed ones, in a full run:
+/// `max(2000, iterations / 10)` (its SQLite pages and the client's state for that chat;
+/// the quick smoke run uses fewer, and no JIT warm-up: its figures are not
 /// representative anyway).
 pub fn warmup(iterations: usize) -> usize {
-    (iterations / 10).max(MIN_WARMUP)
+    (iterations / 10).max(2_000)
 }
 
 /// JVM options: a fixed 256 MiB heap (no resizing while timing; 2,000 results of 50
@@ -56,6 +60,10 @@ pub struct KotlinRow {
     pub gc_count: u64,
     /// Their accumulated time, in milliseconds, as the JVM reports it.
     pub gc_time_ms: u64,
+    /// JIT compilation time during the timed opens, in milliseconds (0: the timed code
+    /// was compiled before; compilation runs on other threads, so it shows only in wall
+    /// times on a busy machine).
+    pub jit_ms: u64,
 }
 
 /// A Kotlin run's figures.
@@ -64,7 +72,9 @@ pub struct KotlinRow {
 pub struct KotlinRun {
     /// One row per chat size, in the order asked.
     pub rows: Vec<KotlinRow>,
-    /// Untimed warm-up opens per chat.
+    /// Untimed opens before any timing, round-robin over the chats.
+    pub jit_warmup: usize,
+    /// Untimed opens of each chat just before its timed ones.
     pub warmup: usize,
     /// The JVM's name and version.
     pub jvm: String,
@@ -133,14 +143,33 @@ impl KotlinInputs {
     }
 }
 
+/// The untimed opens of a run: before any timing, and per chat before its timed ones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Warmup {
+    /// Round-robin over the chats before any timing.
+    pub jit: usize,
+    /// Of each chat, just before its timed opens.
+    pub per_chat: usize,
+}
+
+impl Warmup {
+    /// A full run's: [`JIT_WARMUP`], then [`warmup`]`(iterations)` per chat.
+    pub fn full(iterations: usize) -> Warmup {
+        Warmup {
+            jit: JIT_WARMUP,
+            per_chat: warmup(iterations),
+        }
+    }
+}
+
 /// Times `open_chat` through the Kotlin bindings for `chats` (id, size) on the cache at
-/// `cache`, `iterations` times per chat after `warmup` untimed opens, with the default
+/// `cache`, `iterations` times per chat after the `warmup` opens, with the default
 /// inputs; `Err` says why it was not measured.
 pub fn run(
     cache: &Path,
     chats: &[(String, i64)],
     iterations: usize,
-    warmup: usize,
+    warmup: Warmup,
 ) -> Result<KotlinRun, String> {
     run_with(
         &KotlinInputs::default_paths(),
@@ -157,7 +186,7 @@ pub fn run_with(
     cache: &Path,
     chats: &[(String, i64)],
     iterations: usize,
-    warmup: usize,
+    warmup: Warmup,
 ) -> Result<KotlinRun, String> {
     let classpath = inputs.classpath()?;
     // A private copy of the library: a concurrent cargo build may rewrite the original.
@@ -173,7 +202,8 @@ pub fn run_with(
         .arg(MAIN_CLASS)
         .arg(cache)
         .arg(iterations.to_string())
-        .arg(warmup.to_string())
+        .arg(warmup.jit.to_string())
+        .arg(warmup.per_chat.to_string())
         .args(chats.iter().map(|(id, _)| id))
         .output()
         .map_err(|e| {
@@ -232,15 +262,20 @@ pub fn parse(
                 open_chat: Latency::of(&wall).with_cpu(&cpu),
                 gc_count: r["gcCount"].as_u64().unwrap_or(0),
                 gc_time_ms: r["gcTimeMs"].as_u64().unwrap_or(0),
+                jit_ms: r["jitMs"].as_u64().unwrap_or(0),
             })
         })
         .collect::<Result<Vec<_>, String>>()?;
-    Ok(KotlinRun {
-        rows,
-        warmup: value["warmup"]
+    let count = |key: &str| {
+        value[key]
             .as_u64()
             .and_then(|w| usize::try_from(w).ok())
-            .unwrap_or(0),
+            .unwrap_or(0)
+    };
+    Ok(KotlinRun {
+        rows,
+        jit_warmup: count("jitWarmup"),
+        warmup: count("warmup"),
         jvm: value["jvm"].as_str().unwrap_or("unknown").to_string(),
     })
 }
@@ -258,9 +293,9 @@ mod tests {
 
     #[test]
     fn the_program_output_is_parsed_and_checked() {
-        let ok = br#"{"results":{"chat-1000":{"wallNs":[1000,3000],"cpuNs":[900,2000],"gcCount":1,"gcTimeMs":4},
+        let ok = br#"{"results":{"chat-1000":{"wallNs":[1000,3000],"cpuNs":[900,2000],"gcCount":1,"gcTimeMs":4,"jitMs":2,"timedFromMs":9000},
             "chat-10000":{"wallNs":[5000,7000],"cpuNs":[4000,6000],"gcCount":0,"gcTimeMs":0}},
-            "requests":0,"warmup":2000,"cpuOverheadNs":300,"checksum":12,"jvm":"OpenJDK 64-Bit Server VM 17"}"#;
+            "requests":0,"jitWarmup":20000,"warmup":2000,"cpuOverheadNs":300,"checksum":12,"jvm":"OpenJDK 64-Bit Server VM 17"}"#;
         let run = parse(ok, &chats(), 2).unwrap();
         assert_eq!(run.warmup, 2000);
         assert_eq!(run.jvm, "OpenJDK 64-Bit Server VM 17");
@@ -269,6 +304,8 @@ mod tests {
         assert!((run.rows[0].open_chat.p50_us - 1.0).abs() < 1e-9);
         assert_eq!(run.rows[0].open_chat.cpu_p99_us, Some(2.0));
         assert_eq!((run.rows[0].gc_count, run.rows[0].gc_time_ms), (1, 4));
+        assert_eq!(run.rows[0].jit_ms, 2);
+        assert_eq!(run.jit_warmup, 20_000);
         assert!((run.rows[1].open_chat.p99_us - 7.0).abs() < 1e-9);
     }
 
@@ -294,9 +331,16 @@ mod tests {
     }
 
     #[test]
-    fn the_warmup_is_at_least_two_thousand_opens() {
-        assert_eq!(warmup(200), 2000);
-        assert_eq!(warmup(2000), 2000);
-        assert_eq!(warmup(50_000), 5000);
+    fn a_full_run_warms_up_the_jit_then_each_chat() {
+        assert_eq!(warmup(200), 2_000);
+        assert_eq!(warmup(2000), 2_000);
+        assert_eq!(warmup(50_000), 5_000);
+        assert_eq!(
+            Warmup::full(2000),
+            Warmup {
+                jit: 20_000,
+                per_chat: 2_000
+            }
+        );
     }
 }

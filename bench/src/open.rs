@@ -91,12 +91,12 @@ pub fn chat_id(n: i64) -> String {
 }
 
 /// Measures every size in `sizes` on the fixture cache at `path`, `iterations` timed
-/// opens each (the Kotlin program after `kotlin_warmup` untimed ones per size).
+/// opens each (the Kotlin program after the `kotlin_warmup` untimed ones).
 pub fn run(
     path: &Path,
     sizes: &[i64],
     iterations: usize,
-    kotlin_warmup: usize,
+    kotlin_warmup: crate::kotlin::Warmup,
     progress: &Progress,
 ) -> Result<OpenReport, BenchError> {
     // No server: a valid cache opens with zero requests (checked below), so the

@@ -258,10 +258,12 @@ pub(crate) fn rows(report: &BenchReport) -> Vec<Row> {
             Some(k) => {
                 for r in &k.rows {
                     let extra = format!(
-                        "; {} GC{} ({} ms) while timed, after {} warm-up opens",
+                        "; while timed {} GC{} ({} ms), JIT {} ms; after {} + {} warm-up opens (all sizes + this one)",
                         r.gc_count,
                         if r.gc_count == 1 { "" } else { "s" },
                         r.gc_time_ms,
+                        r.jit_ms,
+                        k.jit_warmup,
                         k.warmup
                     );
                     rows.push(bindings_row(

@@ -10,9 +10,15 @@
 use std::path::Path;
 
 use chatsync_bench::Progress;
-use chatsync_bench::kotlin::{self, KotlinInputs, run_with};
+use chatsync_bench::kotlin::{self, KotlinInputs, Warmup, run_with};
 use chatsync_bench::open::chat_id;
 use chatsync_bench::validation::Fixture;
+
+/// A small warm-up: the test checks counts, not speed.
+const WARMUP: Warmup = Warmup {
+    jit: 300,
+    per_chat: 100,
+};
 
 fn chats(sizes: &[i64]) -> Vec<(String, i64)> {
     sizes.iter().map(|&n| (chat_id(n), n)).collect()
@@ -29,7 +35,7 @@ fn missing_inputs_are_reported_as_not_measured() {
         library: file("libchatsync_ffi.so"),
     };
     let not_measured = |inputs: &KotlinInputs| {
-        let reason = run_with(inputs, &cache, &chats(&[1000]), 10, 10).unwrap_err();
+        let reason = run_with(inputs, &cache, &chats(&[1000]), 10, WARMUP).unwrap_err();
         assert!(reason.starts_with("not measured: "), "{reason}");
         reason
     };
@@ -110,8 +116,8 @@ fn the_real_program_opens_every_chat_through_the_bindings() {
     };
     let fixture = Fixture::build(&[1_000, 2_000], &Progress::new(false)).unwrap();
     let sizes = chats(&[1_000, 2_000]);
-    let run = run_with(&inputs, &fixture.path, &sizes, 25, 100).unwrap();
-    assert_eq!(run.warmup, 100);
+    let run = run_with(&inputs, &fixture.path, &sizes, 25, WARMUP).unwrap();
+    assert_eq!((run.jit_warmup, run.warmup), (300, 100));
     assert!(run.jvm.contains("VM"), "{}", run.jvm);
     assert_eq!(
         run.rows.iter().map(|r| r.messages).collect::<Vec<_>>(),
@@ -125,7 +131,7 @@ fn the_real_program_opens_every_chat_through_the_bindings() {
 
     // A chat the cache does not hold opens empty and UNKNOWN: the program fails loudly
     // (no figure), naming the chat.
-    let reason = run_with(&inputs, &fixture.path, &chats(&[3_000]), 5, 5).unwrap_err();
+    let reason = run_with(&inputs, &fixture.path, &chats(&[3_000]), 5, WARMUP).unwrap_err();
     assert!(
         reason.starts_with("failed: the Kotlin run exited"),
         "{reason}"

@@ -2,20 +2,30 @@
 // times `ChatSyncClient.openChat` (the latest 50 messages + the meta, lifted into Kotlin
 // records) on a cache file the benchmark filled, and prints one JSON object on stdout:
 //
-//   {"results": {"<chat>": {"wallNs": [...], "cpuNs": [...], "gcCount": n, "gcTimeMs": n}},
-//    "requests": 0, "warmup": n, "cpuOverheadNs": n, "checksum": n, "jvm": "..."}
-//
-// (gcCount / gcTimeMs: collections during the timed opens; checksum: a sum over the
-// results read, printed so the JIT cannot drop the lifting of unused records.)
+//   {"results": {"<chat>": {"wallNs": [...], "cpuNs": [...], "gcCount": n, "gcTimeMs": n,
+//                           "jitMs": n, "timedFromMs": n}},
+//    "requests": 0, "jitWarmup": n, "warmup": n, "cpuOverheadNs": n, "checksum": n,
+//    "jvm": "..."}
 //
 // Usage: java -Djna.library.path=<dir of libchatsync_ffi.so> -cp <classpath>
-//        dev.chatsync.bench.OpenChatBenchKt <cache file> <iterations> <warm-up opens> <chat id>...
+//        dev.chatsync.bench.OpenChatBenchKt <cache file> <iterations> <JIT warm-up opens>
+//        <warm-up opens per chat> <chat id>...
+//
+// Order: the first open of every chat (each must give 50 messages, SYNCED); the JIT
+// warm-up, round-robin over the chats in blocks of 500; then per chat its warm-up opens
+// and its timed ones. Warm-up opens run the very code of the timed ones (the same
+// method, samples discarded). Per chat: gcCount / gcTimeMs, the collections during its timed opens;
+// jitMs, the JIT compilation time during them (0: the timed code was compiled before);
+// timedFromMs, the JVM uptime when they started (to place -Xlog output). checksum: a
+// sum over the results read, printed so the JIT cannot drop the lifting of unused
+// records. cpuOverheadNs: the cost of reading the CPU clock twice, subtracted from
+// every CPU sample (as the Rust sampler does).
 //
 // The client is configured like the Python script of bench/src/python.rs and the Rust
 // measurement (open_message_limit 50, no eviction caps, revalidation every hour, a base
 // URL that is never contacted): a valid cache opens SYNCED with zero requests, and the
 // program exits non-zero (message on stderr, nothing on stdout) if any request was made,
-// if a first open is not 50 messages SYNCED, or if any timed open is not 50 messages.
+// if a first open is not 50 messages SYNCED, or if any other open is not 50 messages.
 package dev.chatsync.bench
 
 import dev.chatsync.ffi.AuthTokenProvider
@@ -23,9 +33,13 @@ import dev.chatsync.ffi.ChatSyncClient
 import dev.chatsync.ffi.SyncState
 import dev.chatsync.ffi.defaultClientConfig
 import java.lang.management.ManagementFactory
+import java.lang.management.ThreadMXBean
 import kotlin.system.exitProcess
 
 private const val FIRST_PAGE = 50
+
+/** The JIT warm-up goes round-robin over the chats in blocks of this many opens. */
+private const val JIT_BLOCK = 500
 
 /** A token provider for a client that never makes a request. */
 private class UnusedToken : AuthTokenProvider {
@@ -60,22 +74,64 @@ private fun jsonString(s: String): String {
 
 private fun jsonArray(values: LongArray): String = values.joinToString(",", "[", "]")
 
+/** Times opens of one client; every open, warm-up or timed, goes through [open]. */
+private class Timer(private val client: ChatSyncClient, private val threads: ThreadMXBean) {
+    var checksum = 0L
+    var cpuOverhead = 0L
+
+    /** One open and close of [chat]; its wall and CPU time go to `wall[i]`, `cpu[i]`. */
+    fun open(chat: String, wall: LongArray, cpu: LongArray, i: Int) {
+        val c0 = threads.currentThreadCpuTime
+        val t0 = System.nanoTime()
+        val opened = client.openChat(chat)
+        val t1 = System.nanoTime()
+        val c1 = threads.currentThreadCpuTime
+        client.closeChat(chat)
+        // Reading the result keeps the lifted records live (and checks them).
+        if (opened.messages.size != FIRST_PAGE) {
+            throw BenchFailure("$chat: an open gave ${opened.messages.size} messages")
+        }
+        checksum += opened.messages[FIRST_PAGE - 1].id.length
+        wall[i] = t1 - t0
+        cpu[i] = (c1 - c0 - cpuOverhead).coerceAtLeast(0)
+    }
+
+    /** `wall.size` opens of [chat], timed into [wall] and [cpu]. */
+    fun measure(chat: String, wall: LongArray, cpu: LongArray) {
+        for (i in wall.indices) {
+            open(chat, wall, cpu, i)
+        }
+    }
+
+    /** [n] opens of [chat] through [measure], the samples discarded. */
+    fun warm(chat: String, n: Int) {
+        if (n > 0) measure(chat, LongArray(n), LongArray(n))
+    }
+}
+
+private fun count(value: String, what: String): Int =
+    value.toIntOrNull()?.takeIf { it >= 0 } ?: throw BenchFailure("$what must be a non-negative integer, not $value")
+
 private fun run(args: Array<String>): String {
-    if (args.size < 4) {
-        throw BenchFailure("usage: OpenChatBench <cache file> <iterations> <warm-up opens> <chat id>...")
+    if (args.size < 5) {
+        throw BenchFailure(
+            "usage: OpenChatBench <cache file> <iterations> <JIT warm-up opens> <warm-up opens per chat> <chat id>...",
+        )
     }
     val cachePath = args[0]
-    val iterations = args[1].toIntOrNull()?.takeIf { it > 0 }
-        ?: throw BenchFailure("iterations must be a positive integer, not ${args[1]}")
-    val warmup = args[2].toIntOrNull()?.takeIf { it >= 0 }
-        ?: throw BenchFailure("warm-up opens must be a non-negative integer, not ${args[2]}")
-    val chats = args.drop(3)
+    val iterations = count(args[1], "iterations").takeIf { it > 0 }
+        ?: throw BenchFailure("iterations must be positive")
+    val jitWarmup = count(args[2], "JIT warm-up opens")
+    val warmup = count(args[3], "warm-up opens per chat")
+    val chats = args.drop(4)
 
     val threads = ManagementFactory.getThreadMXBean()
     if (!threads.isCurrentThreadCpuTimeSupported) {
         throw BenchFailure("this JVM cannot read the current thread's CPU time")
     }
     threads.isThreadCpuTimeEnabled = true
+    val runtime = ManagementFactory.getRuntimeMXBean()
+    val jit = ManagementFactory.getCompilationMXBean()?.takeIf { it.isCompilationTimeMonitoringSupported }
 
     val config = defaultClientConfig("http://127.0.0.1:9", cachePath).copy(
         openMessageLimit = FIRST_PAGE.toUInt(),
@@ -83,51 +139,40 @@ private fun run(args: Array<String>): String {
         maxMessagesTotal = null,
         revalidateIntervalMs = 3_600_000uL,
     )
-    val results = StringBuilder()
-    var cpuOverhead = 0L
     ChatSyncClient(config, UnusedToken()).use { client ->
-        var checksum = 0L
-        for ((index, chat) in chats.withIndex()) {
+        for (chat in chats) {
             val first = client.openChat(chat)
             if (first.messages.size != FIRST_PAGE || first.meta.syncState != SyncState.SYNCED) {
                 throw BenchFailure("$chat: the first open gave ${first.messages.size} messages, ${first.meta.syncState}")
             }
             client.closeChat(chat)
-            // JIT warm-up: the same calls as the timed loop, untimed.
-            repeat(warmup) {
-                checksum += client.openChat(chat).messages.size
-                client.closeChat(chat)
-                threads.currentThreadCpuTime
-                System.nanoTime()
-            }
-            if (index == 0) {
-                // The cost of reading the CPU clock twice (subtracted from every CPU
-                // sample, as the Rust sampler does), measured once the reads are compiled.
-                val reads = LongArray(1000) {
-                    val a = threads.currentThreadCpuTime
-                    threads.currentThreadCpuTime - a
-                }
-                reads.sort()
-                cpuOverhead = reads[reads.size / 2]
-            }
+        }
+        val timer = Timer(client, threads)
+        var left = jitWarmup
+        var block = 0
+        while (left > 0) {
+            val n = minOf(JIT_BLOCK, left)
+            timer.warm(chats[block % chats.size], n)
+            left -= n
+            block++
+        }
+        val reads = LongArray(1000) {
+            val a = threads.currentThreadCpuTime
+            threads.currentThreadCpuTime - a
+        }
+        reads.sort()
+        timer.cpuOverhead = reads[reads.size / 2]
+
+        val results = StringBuilder()
+        for (chat in chats) {
+            timer.warm(chat, warmup)
             val wall = LongArray(iterations)
             val cpu = LongArray(iterations)
             val (gcBefore, gcTimeBefore) = gcTotals()
-            for (i in 0 until iterations) {
-                val c0 = threads.currentThreadCpuTime
-                val t0 = System.nanoTime()
-                val opened = client.openChat(chat)
-                val t1 = System.nanoTime()
-                val c1 = threads.currentThreadCpuTime
-                client.closeChat(chat)
-                // Reading the result keeps the lifted records live (and checks them).
-                if (opened.messages.size != FIRST_PAGE) {
-                    throw BenchFailure("$chat: a timed open gave ${opened.messages.size} messages")
-                }
-                checksum += opened.messages[FIRST_PAGE - 1].id.length
-                wall[i] = t1 - t0
-                cpu[i] = (c1 - c0 - cpuOverhead).coerceAtLeast(0)
-            }
+            val jitBefore = jit?.totalCompilationTime ?: 0L
+            val timedFrom = runtime.uptime
+            timer.measure(chat, wall, cpu)
+            val jitMs = (jit?.totalCompilationTime ?: 0L) - jitBefore
             val (gcAfter, gcTimeAfter) = gcTotals()
             if (results.isNotEmpty()) results.append(',')
             results.append(jsonString(chat)).append(":{")
@@ -135,6 +180,8 @@ private fun run(args: Array<String>): String {
                 .append(",\"cpuNs\":").append(jsonArray(cpu))
                 .append(",\"gcCount\":").append(gcAfter - gcBefore)
                 .append(",\"gcTimeMs\":").append(gcTimeAfter - gcTimeBefore)
+                .append(",\"jitMs\":").append(jitMs)
+                .append(",\"timedFromMs\":").append(timedFrom)
                 .append('}')
         }
         val requests = client.netStats().httpRequests
@@ -142,8 +189,9 @@ private fun run(args: Array<String>): String {
             throw BenchFailure("opening valid caches from Kotlin made $requests requests")
         }
         val jvm = "${System.getProperty("java.vm.name")} ${System.getProperty("java.runtime.version")}"
-        return "{\"results\":{$results},\"requests\":$requests,\"warmup\":$warmup," +
-            "\"cpuOverheadNs\":$cpuOverhead,\"checksum\":$checksum,\"jvm\":${jsonString(jvm)}}"
+        return "{\"results\":{$results},\"requests\":$requests,\"jitWarmup\":$jitWarmup," +
+            "\"warmup\":$warmup,\"cpuOverheadNs\":${timer.cpuOverhead}," +
+            "\"checksum\":${timer.checksum},\"jvm\":${jsonString(jvm)}}"
     }
 }
 
