@@ -8,7 +8,8 @@
 //! 1. [`resync`]: requests, messages and bytes to bring a chat up to date, for chatsync,
 //!    blind polling and the physical minimum, over a scenario matrix;
 //! 2. [`open`]: `open_chat` to the first page (50 messages + meta) at 1k / 10k / 100k
-//!    messages, p50 / p99, against the bare SQLite query of those rows;
+//!    messages, p50 / p99, against the bare SQLite query of those rows, and through the
+//!    generated Kotlin (JVM, [`kotlin`]) and Python ([`python`]) bindings;
 //! 3. [`validation`]: the O(1) validation path against the seed's O(n) scan, up to 1M;
 //! 4. [`ingest`]: pushed messages per second from WebSocket frame to committed row and
 //!    observer callback, against raw rusqlite inserts of the same rows;
@@ -22,6 +23,7 @@
 pub mod fixtures;
 mod harness;
 pub mod ingest;
+pub mod kotlin;
 pub mod machine;
 pub mod measure;
 pub mod memory;
@@ -224,6 +226,7 @@ struct Sizes {
     resync: resync::ResyncPlan,
     open: Vec<i64>,
     open_iterations: usize,
+    open_kotlin_warmup: kotlin::Warmup,
     validation: Vec<i64>,
     ingest_paced: usize,
     ingest_messages: usize,
@@ -238,6 +241,10 @@ impl Sizes {
                 resync: resync::ResyncPlan::quick(),
                 open: vec![1_000, 10_000],
                 open_iterations: 200,
+                open_kotlin_warmup: kotlin::Warmup {
+                    jit: 0,
+                    per_chat: 200,
+                },
                 validation: vec![1_000, 10_000],
                 ingest_paced: 30,
                 ingest_messages: 300,
@@ -249,6 +256,7 @@ impl Sizes {
                 resync: resync::ResyncPlan::full(),
                 open: vec![1_000, 10_000, 100_000],
                 open_iterations: 2_000,
+                open_kotlin_warmup: kotlin::Warmup::full(2_000),
                 validation: vec![1_000, 10_000, 100_000, 1_000_000],
                 ingest_paced: 300,
                 ingest_messages: 5_000,
@@ -323,8 +331,14 @@ fn run_here(args: &BenchArgs) -> Result<BenchReport, BenchError> {
                 .map_err(|e| e.during("the size fixture"))?;
             if args.selected(Section::Open) {
                 open = Some(
-                    open::run(&fixture.path, &sizes.open, sizes.open_iterations, &progress)
-                        .map_err(|e| e.during("open"))?,
+                    open::run(
+                        &fixture.path,
+                        &sizes.open,
+                        sizes.open_iterations,
+                        sizes.open_kotlin_warmup,
+                        &progress,
+                    )
+                    .map_err(|e| e.during("open"))?,
                 );
             }
             if args.selected(Section::Validation) {

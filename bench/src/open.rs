@@ -1,7 +1,9 @@
 //! Measurement 2: opening a chat from the cache, to the first rendered page (the latest
 //! 50 messages and the meta), through the Rust API (`ChatSyncClient::open_chat` with
 //! `open_message_limit = 50`), next to the cache layer alone and the bare SQLite query
-//! of the same 50 rows, all on the same file in the same run.
+//! of the same 50 rows, all on the same file in the same run; then the same opens
+//! through the generated Kotlin bindings on the JVM ([`crate::kotlin`]) and the Python
+//! bindings ([`crate::python`]), each in its own process.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -55,14 +57,32 @@ pub struct OpenReport {
     pub iterations: usize,
     /// One row per chat size.
     pub rows: Vec<OpenRow>,
-    /// `measured`, or why the bindings were not measured.
+    /// `measured`, or why the Python bindings were not measured.
     pub bindings: String,
     /// `open_chat` through the generated Python bindings, per size (empty when not measured).
     pub python: Vec<crate::python::PythonRow>,
     /// The Rust p99 target (< 0.2 ms at 100k) was met; `None` when 100k was not measured.
     pub target_met: Option<bool>,
-    /// The bindings' p99 target (< 1 ms at 100k) was met; `None` when not measured.
+    /// The bindings' p99 target (< 1 ms at 100k) was met, judged on Kotlin when it was
+    /// measured at 100k, else on Python; `None` when neither was.
     pub bindings_target_met: Option<bool>,
+    /// `kotlin` or `python`: which bindings `bindings_target_met` judges; `None` when
+    /// neither was measured at 100k.
+    pub bindings_target_judged_on: Option<String>,
+    /// The Python figure against the bindings' target (informational when Kotlin is
+    /// measured); `None` when not measured at 100k.
+    pub python_target_met: Option<bool>,
+    /// `measured`, or why the Kotlin bindings were not measured.
+    pub kotlin_status: String,
+    /// `open_chat` through the generated Kotlin bindings on the JVM (`None` when not measured).
+    pub kotlin: Option<crate::kotlin::KotlinRun>,
+}
+
+/// Whether the bindings' p99 target was met at 100k, from (messages, p99 µs) rows;
+/// `None` when 100k is not among them.
+fn bindings_target(mut rows: impl Iterator<Item = (i64, f64)>) -> Option<bool> {
+    rows.find(|&(n, _)| n == 100_000)
+        .map(|(_, p99)| p99 < TARGET_BINDINGS_P99_US)
 }
 
 /// The chat id of the fixture chat with `n` messages.
@@ -70,11 +90,13 @@ pub fn chat_id(n: i64) -> String {
     format!("chat-{n}")
 }
 
-/// Measures every size in `sizes` on the fixture cache at `path`.
+/// Measures every size in `sizes` on the fixture cache at `path`, `iterations` timed
+/// opens each (the Kotlin program after the `kotlin_warmup` untimed ones).
 pub fn run(
     path: &Path,
     sizes: &[i64],
     iterations: usize,
+    kotlin_warmup: crate::kotlin::Warmup,
     progress: &Progress,
 ) -> Result<OpenReport, BenchError> {
     // No server: a valid cache opens with zero requests (checked below), so the
@@ -166,10 +188,23 @@ pub fn run(
         Ok(python) => ("measured".to_string(), python),
         Err(reason) => (reason, Vec::new()),
     };
-    let bindings_target_met = python
-        .iter()
-        .find(|r| r.messages == 100_000)
-        .map(|r| r.open_chat.p99_us < TARGET_BINDINGS_P99_US);
+    progress.say("open: through the Kotlin bindings (JVM)");
+    let (kotlin_status, kotlin) = match crate::kotlin::run(path, &chats, iterations, kotlin_warmup)
+    {
+        Ok(run) => ("measured".to_string(), Some(run)),
+        Err(reason) => (reason, None),
+    };
+    let python_target_met =
+        bindings_target(python.iter().map(|r| (r.messages, r.open_chat.p99_us)));
+    let kotlin_target_met = kotlin
+        .as_ref()
+        .and_then(|k| bindings_target(k.rows.iter().map(|r| (r.messages, r.open_chat.p99_us))));
+    let (bindings_target_met, bindings_target_judged_on) =
+        match (kotlin_target_met, python_target_met) {
+            (Some(met), _) => (Some(met), Some("kotlin".to_string())),
+            (None, Some(met)) => (Some(met), Some("python".to_string())),
+            (None, None) => (None, None),
+        };
     Ok(OpenReport {
         iterations,
         rows,
@@ -177,5 +212,9 @@ pub fn run(
         python,
         target_met,
         bindings_target_met,
+        bindings_target_judged_on,
+        python_target_met,
+        kotlin_status,
+        kotlin,
     })
 }

@@ -82,6 +82,29 @@ fn quick_run_produces_a_sane_report() {
         assert!(r.rust_api.p50_us > 0.0 && r.rust_api.p99_us >= r.rust_api.p50_us);
         assert!(r.sqlite_floor.p50_us > 0.0);
     }
+    // Through the Kotlin bindings: measured when bench/scripts/kotlin.sh has built the
+    // program (one sample per timed open), otherwise a reason naming that command;
+    // either way a table row says which.
+    match &open.kotlin {
+        Some(k) => {
+            assert_eq!(open.kotlin_status, "measured");
+            assert_eq!(k.rows.len(), 2);
+            for r in &k.rows {
+                assert_eq!(r.open_chat.samples, open.iterations);
+            }
+        }
+        None => assert!(
+            open.kotlin_status.starts_with("not measured: ")
+                && open.kotlin_status.contains("bench/scripts/kotlin.sh"),
+            "{}",
+            open.kotlin_status
+        ),
+    }
+    assert!(report.rows.iter().any(|r| {
+        r.section == "open"
+            && r.metric
+                .starts_with("open_chat through the Kotlin bindings (JVM)")
+    }));
 
     // 3. Validation: O(1) and full scan at each size.
     let validation = report.validation.as_ref().expect("validation measured");
@@ -120,6 +143,8 @@ fn quick_run_produces_a_sane_report() {
         json["resync"]["scenarios"].as_array().map(Vec::len),
         Some(6)
     );
+    assert!(json["open"]["kotlinStatus"].is_string());
+    assert!(json["open"]["bindings"].is_string() && json["open"]["python"].is_array());
     let markdown = report.render(&BenchArgs {
         markdown: true,
         ..args
