@@ -316,20 +316,19 @@ impl TicketRow {
 }
 
 fn ticket_row(conn: &Connection, ticket_id: &str) -> rusqlite::Result<Option<TicketRow>> {
-    conn.query_row(
+    conn.prepare_cached(
         "SELECT requester_id, technician_id, last_seq, updated_ms, epoch, previous_epoch, \
          kept_through FROM tickets WHERE id = ?1",
-        [ticket_id],
-        |r| {
-            Ok(TicketRow {
-                requester_id: r.get(0)?,
-                technician_id: r.get(1)?,
-                last_seq: r.get(2)?,
-                updated_ms: r.get(3)?,
-                history: read_history(r, 4)?,
-            })
-        },
-    )
+    )?
+    .query_row([ticket_id], |r| {
+        Ok(TicketRow {
+            requester_id: r.get(0)?,
+            technician_id: r.get(1)?,
+            last_seq: r.get(2)?,
+            updated_ms: r.get(3)?,
+            history: read_history(r, 4)?,
+        })
+    })
     .optional()
 }
 
@@ -854,27 +853,26 @@ impl Store {
         let seq = ticket.last_seq + 1;
         let created_ms = now_ms().max(ticket.updated_ms);
         let id = uuid::Uuid::new_v4().to_string();
-        tx.execute(
+        // Cached statements: a post is the hot path (each prepare costs as much as a step).
+        tx.prepare_cached(
             "INSERT INTO messages (id, ticket_id, sequence_number, sender_id, content, created_ms, \
              status, client_temp_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'sent', ?7)",
-            params![
-                id,
-                ticket_id,
-                seq,
-                user_id,
-                content,
-                created_ms,
-                client_temp_id
-            ],
-        )?;
-        tx.execute(
-            "UPDATE tickets SET last_seq = ?2, updated_ms = ?3 WHERE id = ?1",
-            params![ticket_id, seq, created_ms],
-        )?;
-        tx.execute(
+        )?
+        .execute(params![
+            id,
+            ticket_id,
+            seq,
+            user_id,
+            content,
+            created_ms,
+            client_temp_id
+        ])?;
+        tx.prepare_cached("UPDATE tickets SET last_seq = ?2, updated_ms = ?3 WHERE id = ?1")?
+            .execute(params![ticket_id, seq, created_ms])?;
+        tx.prepare_cached(
             "UPDATE reads SET unread = unread + 1 WHERE ticket_id = ?1 AND user_id != ?2",
-            params![ticket_id, user_id],
-        )?;
+        )?
+        .execute(params![ticket_id, user_id])?;
         tx.commit()?;
         let message = self.to_wire(
             Row {
