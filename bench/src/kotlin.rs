@@ -95,13 +95,7 @@ impl KotlinInputs {
     /// The default inputs: `java` (or `CHATSYNC_BENCH_JAVA`) and the files
     /// `bench/scripts/kotlin.sh` writes under the workspace's target directory.
     pub fn default_paths() -> KotlinInputs {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .parent()
-            .map(Path::to_path_buf)
-            .unwrap_or_default();
-        let target = std::env::var_os("CARGO_TARGET_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| root.join("target"));
+        let target = crate::target_dir();
         KotlinInputs {
             java: std::env::var_os("CHATSYNC_BENCH_JAVA").unwrap_or_else(|| "java".into()),
             classpath_file: target.join("bench-kotlin/classpath.txt"),

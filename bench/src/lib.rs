@@ -34,6 +34,7 @@ pub mod rest;
 pub mod resync;
 pub mod validation;
 
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use serde::Serialize;
@@ -377,4 +378,20 @@ fn run_here(args: &BenchArgs) -> Result<BenchReport, BenchError> {
     report.elapsed_seconds = started.elapsed().as_secs_f64();
     progress.say("done");
     Ok(report)
+}
+
+/// The workspace root (the parent of this crate's directory).
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default()
+}
+
+/// The workspace's cargo target directory: `CARGO_TARGET_DIR`, else `<root>/target`.
+/// Where the suite looks for what the build scripts made (FFI library, bindings, jar).
+pub fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("target"))
 }

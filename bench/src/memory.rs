@@ -127,14 +127,6 @@ pub fn status_bytes(field: &str) -> Option<u64> {
     Some(kib * 1024)
 }
 
-/// The workspace this suite was built in.
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_default()
-}
-
 /// The workspace's `cdylib` crates: (library name, crate directory).
 fn cdylib_crates(root: &Path) -> Vec<(String, PathBuf)> {
     let Ok(entries) = std::fs::read_dir(root) else {
@@ -184,7 +176,7 @@ fn lib_name(manifest: &str) -> Option<String> {
 
 /// Measures the FFI library of the workspace's release build, if there is one.
 pub fn ffi_library() -> FfiLibrary {
-    let root = workspace_root();
+    let root = crate::workspace_root();
     let crates = cdylib_crates(&root);
     let Some((name, dir)) = crates.first() else {
         return FfiLibrary {
@@ -195,9 +187,7 @@ pub fn ffi_library() -> FfiLibrary {
             note: "no FFI (cdylib) crate in this tree yet".into(),
         };
     };
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root.join("target"));
+    let target = crate::target_dir();
     let file_name = format!("lib{name}.so");
     // The shipped form first (bindings/scripts/size.sh: already stripped), then
     // builds whose copy is stripped here.

@@ -71,13 +71,7 @@ pub struct PythonRow {
 
 /// The module and library to load, if both exist.
 fn inputs() -> Result<(PathBuf, PathBuf), String> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_default();
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root.join("target"));
+    let target = crate::target_dir();
     let module = target.join("bindings/python/chatsync_ffi.py");
     let library = target.join("release/libchatsync_ffi.so");
     for file in [&module, &library] {
