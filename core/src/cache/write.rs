@@ -434,6 +434,30 @@ fn truncate_in(tx: &Connection, request_id: &str, seq: i64) -> Result<MessagesCh
     batch.finish()
 }
 
+/// Judges `seen` against the chat's stored epoch inside the caller's write transaction
+/// and applies the verdict (discard, record the epoch).
+fn apply_history_in(
+    tx: &Connection,
+    request_id: &str,
+    seen: &HistoryEpoch,
+) -> Result<(HistoryVerdict, Option<MessagesChange>)> {
+    let verdict = judge(stored_epoch(tx, request_id)?, seen);
+    let change = match verdict {
+        HistoryVerdict::Current | HistoryVerdict::Stale => return Ok((verdict, None)),
+        HistoryVerdict::Adopt => None,
+        HistoryVerdict::Rewritten { keep_through } => {
+            Some(truncate_in(tx, request_id, keep_through)?)
+        }
+    };
+    tx.prepare_cached(
+        "INSERT INTO chat_sync_state (request_id, history_epoch, sync_state, last_validated_at)
+         VALUES (?1, ?2, 'UNKNOWN', 0)
+         ON CONFLICT(request_id) DO UPDATE SET history_epoch = excluded.history_epoch",
+    )?
+    .execute(params![request_id, seen.epoch])?;
+    Ok((verdict, change))
+}
+
 /// The stored history epoch of a chat.
 fn stored_epoch(conn: &Connection, request_id: &str) -> Result<Option<i64>> {
     Ok(conn
@@ -636,37 +660,43 @@ impl MessageCache {
     }
 
     /// Applies the client rule for history rewrites (see [`crate::history::judge`]) to
-    /// an answer's `seen` epoch, in one transaction: a rewrite discards the cached server
-    /// messages above what it kept (every local outgoing row is kept) and records the new
-    /// epoch; a first epoch is recorded; a current or stale one writes nothing. Returns
-    /// the verdict and, for a rewrite, what was removed.
+    /// an answer's `seen` epoch: [`MessageCache::apply_histories`] for one chat.
     pub fn apply_history(
         &self,
         request_id: &str,
         seen: &HistoryEpoch,
     ) -> std::result::Result<(HistoryVerdict, Option<MessagesChange>), CacheError> {
-        let verdict = judge(self.history_epoch(request_id)?, seen);
-        if matches!(verdict, HistoryVerdict::Current | HistoryVerdict::Stale) {
-            return Ok((verdict, None));
+        let mut applied = self.apply_histories(&[(request_id, *seen)])?;
+        Ok(applied.pop().expect("one outcome per answer"))
+    }
+
+    /// Applies the client rule for history rewrites to the epochs one answer reported
+    /// per chat (a ticket list: one per ticket), in one transaction: a rewrite discards
+    /// the chat's cached server messages above what it kept (every local outgoing row is
+    /// kept) and records the new epoch; a first epoch is recorded; current or stale ones
+    /// write nothing (nothing at all is written when every one is). Returns, in order,
+    /// each verdict and, for a rewrite, what was removed.
+    pub fn apply_histories(
+        &self,
+        answers: &[(&str, HistoryEpoch)],
+    ) -> std::result::Result<Vec<(HistoryVerdict, Option<MessagesChange>)>, CacheError> {
+        let verdicts = self.read(|conn| {
+            answers
+                .iter()
+                .map(|(request_id, seen)| Ok(judge(stored_epoch(conn, request_id)?, seen)))
+                .collect::<Result<Vec<_>>>()
+        })?;
+        if verdicts
+            .iter()
+            .all(|v| matches!(v, HistoryVerdict::Current | HistoryVerdict::Stale))
+        {
+            return Ok(verdicts.into_iter().map(|v| (v, None)).collect());
         }
         self.write(|tx| {
-            // Judged again inside the write: nothing may have changed it in between.
-            let verdict = judge(stored_epoch(tx, request_id)?, seen);
-            let change = match verdict {
-                HistoryVerdict::Current | HistoryVerdict::Stale => return Ok((verdict, None)),
-                HistoryVerdict::Adopt => None,
-                HistoryVerdict::Rewritten { keep_through } => {
-                    Some(truncate_in(tx, request_id, keep_through)?)
-                }
-            };
-            tx.prepare_cached(
-                "INSERT INTO chat_sync_state (request_id, history_epoch, sync_state,
-                                              last_validated_at)
-                 VALUES (?1, ?2, 'UNKNOWN', 0)
-                 ON CONFLICT(request_id) DO UPDATE SET history_epoch = excluded.history_epoch",
-            )?
-            .execute(params![request_id, seen.epoch])?;
-            Ok((verdict, change))
+            answers
+                .iter()
+                .map(|(request_id, seen)| apply_history_in(tx, request_id, seen))
+                .collect()
         })
     }
 

@@ -553,19 +553,19 @@ impl Shared {
             let (event, failure) = match result {
                 Ok(tickets) => match shared.cache.store_tickets(&tickets, now) {
                     Ok(()) => {
+                        let histories = tickets
+                            .iter()
+                            .filter_map(|t| t.history.map(|seen| (t.id.clone(), seen)))
+                            .collect();
+                        let verdicts = shared.apply_histories(&mut core, histories);
                         let tickets = tickets
                             .iter()
-                            .map(|t| {
-                                let verdict = t
-                                    .history
-                                    .map(|seen| shared.apply_history(&mut core, &t.id, &seen));
-                                TicketSeq {
-                                    request_id: t.id.clone(),
-                                    // A stale entry's sequence belongs to an older history.
-                                    last_message_sequence: t
-                                        .last_message_sequence
-                                        .filter(|_| verdict != Some(HistoryVerdict::Stale)),
-                                }
+                            .map(|t| TicketSeq {
+                                request_id: t.id.clone(),
+                                // A stale entry's sequence belongs to an older history.
+                                last_message_sequence: t.last_message_sequence.filter(|_| {
+                                    verdicts.get(&t.id) != Some(&HistoryVerdict::Stale)
+                                }),
                             })
                             .collect();
                         (
@@ -911,47 +911,80 @@ impl Shared {
     }
 
     /// Applies a reported history epoch to the chat's cache (the client rule of
-    /// protocol section 5): a rewrite's removals are published and the engine gets the
-    /// fresh summary. A cache failure is reported and the answer treated as current.
+    /// protocol section 5): [`Shared::apply_histories`] for one chat.
     fn apply_history(
         self: &Arc<Self>,
         core: &mut Core,
         request_id: &str,
         seen: &HistoryEpoch,
     ) -> HistoryVerdict {
-        if core.history_epochs.get(request_id) == Some(&seen.epoch) {
-            return HistoryVerdict::Current;
+        let verdicts = self.apply_histories(core, vec![(request_id.to_string(), *seen)]);
+        verdicts
+            .get(request_id)
+            .copied()
+            .unwrap_or(HistoryVerdict::Current)
+    }
+
+    /// Applies the history epochs one answer reported (one per chat) to the cache in one
+    /// transaction: a rewrite's removals are published and the engine gets the fresh
+    /// summary. Epochs this client already applied cost nothing; a cache failure is
+    /// reported and the answers treated as current. Returns each chat's verdict.
+    fn apply_histories(
+        self: &Arc<Self>,
+        core: &mut Core,
+        answers: Vec<(String, HistoryEpoch)>,
+    ) -> HashMap<String, HistoryVerdict> {
+        let mut verdicts = HashMap::with_capacity(answers.len());
+        let pending: Vec<(String, HistoryEpoch)> = answers
+            .into_iter()
+            .filter(|(request_id, seen)| {
+                let known = core.history_epochs.get(request_id) == Some(&seen.epoch);
+                if known {
+                    verdicts.insert(request_id.clone(), HistoryVerdict::Current);
+                }
+                !known
+            })
+            .collect();
+        if pending.is_empty() {
+            return verdicts;
         }
-        let (verdict, change) = match self.cache.apply_history(request_id, seen) {
+        let borrowed: Vec<(&str, HistoryEpoch)> = pending
+            .iter()
+            .map(|(id, seen)| (id.as_str(), *seen))
+            .collect();
+        let applied = match self.cache.apply_histories(&borrowed) {
             Ok(applied) => applied,
             Err(e) => {
-                self.cache_failed(Some(request_id), &e.into());
-                return HistoryVerdict::Current;
+                let chat = (pending.len() == 1).then(|| pending[0].0.as_str());
+                self.cache_failed(chat, &e.into());
+                return verdicts;
             }
         };
-        if verdict != HistoryVerdict::Stale {
-            core.history_epochs
-                .insert(request_id.to_string(), seen.epoch);
+        for ((request_id, seen), (verdict, change)) in pending.into_iter().zip(applied) {
+            if verdict != HistoryVerdict::Stale {
+                core.history_epochs.insert(request_id.clone(), seen.epoch);
+            }
+            if let Some(change) = change {
+                tracing::info!(
+                    chat = %request_id,
+                    "history rewritten (epoch {}): {verdict:?}, {} cached messages discarded",
+                    seen.epoch,
+                    change.removed_ids.len()
+                );
+                self.publish_change(&change);
+                let now = self.clock.now_ms();
+                self.handle(
+                    core,
+                    Event::CacheUpdated {
+                        request_id: request_id.clone(),
+                        summary: change.summary,
+                        now_ms: now,
+                    },
+                );
+            }
+            verdicts.insert(request_id, verdict);
         }
-        if let Some(change) = change {
-            tracing::info!(
-                chat = %request_id,
-                "history rewritten (epoch {}): {verdict:?}, {} cached messages discarded",
-                seen.epoch,
-                change.removed_ids.len()
-            );
-            self.publish_change(&change);
-            let now = self.clock.now_ms();
-            self.handle(
-                core,
-                Event::CacheUpdated {
-                    request_id: request_id.to_string(),
-                    summary: change.summary,
-                    now_ms: now,
-                },
-            );
-        }
-        verdict
+        verdicts
     }
 
     /// Stores pushed messages of one chat (from the socket or `on_new_message`) in one

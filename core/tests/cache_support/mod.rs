@@ -658,6 +658,29 @@ pub fn history_rewrites_discard_exactly_what_may_have_changed(make: Make) {
     assert_eq!(cache.outbox().unwrap().len(), 1);
     assert_eq!(cache.history_epoch("c").unwrap(), Some(900));
     assert_agree(cache, "c");
+    // A ticket list's epochs, applied in one transaction; none when all are current.
+    let commits = cache.commits();
+    let applied = cache
+        .apply_histories(&[
+            ("c", epoch(900, Some(700), Some(5))),
+            ("e", epoch(0, None, None)),
+        ])
+        .unwrap();
+    assert_eq!(
+        applied,
+        vec![
+            (HistoryVerdict::Current, None),
+            (HistoryVerdict::Adopt, None)
+        ]
+    );
+    assert_eq!(cache.commits(), commits + 1);
+    cache
+        .apply_histories(&[
+            ("c", epoch(900, Some(700), Some(5))),
+            ("e", epoch(0, None, None)),
+        ])
+        .unwrap();
+    assert_eq!(cache.commits(), commits + 1, "all current: nothing written");
     // A chat never seen before adopts a rewritten epoch without discarding anything.
     assert_eq!(
         cache
