@@ -320,6 +320,8 @@ impl ChatSyncClient {
 
 /// A live subscription. `cancel()` or closing/dropping the handle unsubscribes:
 /// no event is delivered after `cancel` returns, except one already being delivered.
+/// The core lets go of the observer when that delivery ends (`flush_observers`
+/// waits for it), so the foreign object may outlive `cancel` by one callback.
 #[derive(Debug, uniffi::Object)]
 pub struct SubscriptionHandle {
     subscription: Mutex<Option<Subscription>>,

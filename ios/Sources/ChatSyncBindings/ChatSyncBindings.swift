@@ -2381,6 +2381,8 @@ public func FfiConverterTypeMessageCacheBridge_lower(_ value: MessageCacheBridge
 /**
  * A live subscription. `cancel()` or closing/dropping the handle unsubscribes:
  * no event is delivered after `cancel` returns, except one already being delivered.
+ * The core lets go of the observer when that delivery ends (`flush_observers`
+ * waits for it), so the foreign object may outlive `cancel` by one callback.
  */
 public protocol SubscriptionHandleProtocol: AnyObject, Sendable {
     
@@ -2398,6 +2400,8 @@ public protocol SubscriptionHandleProtocol: AnyObject, Sendable {
 /**
  * A live subscription. `cancel()` or closing/dropping the handle unsubscribes:
  * no event is delivered after `cancel` returns, except one already being delivered.
+ * The core lets go of the observer when that delivery ends (`flush_observers`
+ * waits for it), so the foreign object may outlive `cancel` by one callback.
  */
 open class SubscriptionHandle: SubscriptionHandleProtocol, @unchecked Sendable {
     fileprivate let handle: UInt64

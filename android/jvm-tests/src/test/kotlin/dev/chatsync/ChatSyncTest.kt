@@ -199,6 +199,8 @@ class ChatSyncTest {
         assertEquals(baseline + 1, FfiConverterTypeSyncObserver.handleMap.size, "Rust holds the observer")
         job.cancelAndJoin()
         assertEquals(0, sync.activeSubscriptions)
+        // A delivery already in flight keeps the observer until it returns; flushing waits for it.
+        sync.client.flushObservers()
         assertEquals(baseline, FfiConverterTypeSyncObserver.handleMap.size, "Rust released the observer")
         val count = received.size
         server.postAsTechnician(chat, "after cancel")
@@ -209,7 +211,9 @@ class ChatSyncTest {
         val firstTwo = withTimeout(SETTLE) { sync.events(chat).take(2).toList() }
         assertEquals(2, firstTwo.size)
         assertEquals(0, sync.activeSubscriptions)
-        assertEquals(baseline, FfiConverterTypeSyncObserver.handleMap.size)
+        // take(2) ends inside the snapshot's delivery: the dispatch thread still holds the observer.
+        sync.client.flushObservers()
+        assertEquals(baseline, FfiConverterTypeSyncObserver.handleMap.size, "Rust released the observer")
     }
 
     @Test
