@@ -128,7 +128,7 @@ pub struct Engine {
     auth_blocked: bool,
     realtime: RealtimeState,
     realtime_attempt: u32,
-    /// A restoration is waiting for the socket before refreshing the ticket list.
+    /// The start or a restoration is waiting for the socket before refreshing the ticket list.
     refresh_after_connect: bool,
     /// Engine epoch of the last restoration (connectivity, socket, credentials).
     restored_epoch: u64,
@@ -536,7 +536,13 @@ impl Engine {
     fn on_started(&mut self) {
         self.started = true;
         self.connect_realtime_if_down();
-        self.request_tickets(false);
+        if self.realtime == RealtimeState::Connecting {
+            // The socket's arrival refreshes the list anyway (metadata must postdate it),
+            // so the launch costs one ticket request, issued once the socket is up or failed.
+            self.refresh_after_connect = true;
+        } else {
+            self.request_tickets(false);
+        }
     }
 
     fn connect_realtime_if_down(&mut self) {
@@ -639,6 +645,9 @@ impl Engine {
         if self.tickets.inflight.is_some() {
             self.tickets.again |= fresh;
             return;
+        }
+        if !fresh && self.refresh_after_connect && self.realtime == RealtimeState::Connecting {
+            return; // the socket's arrival (or failure) requests it
         }
         if !fresh && self.has_timer(&TimerKey::TicketsRetry) {
             return;
@@ -1419,7 +1428,15 @@ mod tests {
     fn an_app_ticket_request_skips_the_retry_wait_and_coalesces() {
         let mut engine = Engine::new(EngineConfig::default());
         engine.handle(Event::Started { now_ms: 0 });
-        assert!(engine.is_refreshing_tickets());
+        assert!(
+            !engine.is_refreshing_tickets(),
+            "the launch refresh waits for the socket"
+        );
+        engine.handle(Event::RealtimeDisconnected { now_ms: 5 });
+        assert!(
+            engine.is_refreshing_tickets(),
+            "the socket failed: refresh now"
+        );
         engine.handle(Event::TicketsFailed {
             error: FailureKind::Network,
             now_ms: 10,
