@@ -333,8 +333,8 @@ async fn run_one(scenario: Scenario, plan: ResyncPlan) -> Result<ScenarioResult,
         })
         .await;
     ensure(ready, || "client B did not come online".into())?;
-    // start() refreshes the ticket list, and again once the socket is up: let both
-    // finish, so the open is measured alone.
+    // start() refreshes the ticket list once the socket is up: let that finish, so
+    // the open is measured alone.
     ensure(
         env.quiesce(Duration::from_millis(100), settle).await,
         || "client B's start-up requests did not finish".into(),
