@@ -582,6 +582,25 @@ async fn outgoing_messages_are_optimistic_ordered_idempotent_and_reconciled() {
     let echoes_duplicated = recorder.events().iter().any(|e| matches!(e,
         SyncEvent::MessagesChanged { inserted, .. } if inserted.iter().filter(|m| m.content == "first").count() > 1));
     assert!(!echoes_duplicated);
+    let send_errors: Vec<(ErrorKind, String)> = recorder
+        .events()
+        .into_iter()
+        .filter_map(|e| match e {
+            SyncEvent::Error { kind, message, .. } => Some((kind, message)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        send_errors.len(),
+        1,
+        "the failed attempt is reported once: {send_errors:?}"
+    );
+    assert_eq!(send_errors[0].0, ErrorKind::Server);
+    assert!(
+        send_errors[0].1.contains(&ctid(&first)) && send_errors[0].1.contains("retrying"),
+        "{}",
+        send_errors[0].1
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

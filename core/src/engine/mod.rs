@@ -1317,14 +1317,24 @@ impl Engine {
             entry.state = OutgoingState::Pending;
             let attempt = chat.send_attempt;
             chat.send_attempt = attempt.saturating_add(1);
-            if self.can_network() {
+            // The message stays pending (sends are idempotent); the app still hears why,
+            // at most once per backoff step, as it does for a failed resync.
+            let retry = if self.can_network() {
                 let delay = EngineConfig::backoff_ms(
                     self.config.retry_base_ms,
                     self.config.retry_cap_ms,
                     attempt,
                 );
                 self.schedule(TimerKey::SendRetry(id.to_string()), now + delay);
-            }
+                format!("retrying in {delay} ms")
+            } else {
+                "retrying once online".to_string()
+            };
+            self.error(
+                Some(id),
+                error,
+                format!("message {client_temp_id} was not sent yet; {retry}"),
+            );
             return;
         }
         entry.state = OutgoingState::Failed;
