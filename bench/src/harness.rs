@@ -119,6 +119,10 @@ pub struct Cost {
     pub page_requests: u64,
     /// Of which ticket list requests.
     pub ticket_list_requests: u64,
+    /// Of those, answered `304 Not Modified` (no body: the client's stored list was
+    /// current). Their status line and headers (~110 B) are not in `bytes`, like every
+    /// response's.
+    pub ticket_lists_not_modified: u64,
     /// Messages returned in pages.
     pub messages: u64,
     /// HTTP response body bytes sent.
@@ -140,15 +144,25 @@ impl Cost {
                 + d(before.other_requests, after.other_requests),
             page_requests: pages,
             ticket_list_requests: tickets,
+            ticket_lists_not_modified: d(
+                before.ticket_lists_not_modified,
+                after.ticket_lists_not_modified,
+            ),
             messages: d(before.messages_returned, after.messages_returned),
             bytes: d(before.http_bytes_sent, after.http_bytes_sent),
         }
     }
 
-    /// `bytes B, N req, M msg`.
+    /// `bytes B, N req, M msg`, with `(K list 304)` after the requests when some ticket
+    /// lists were answered `304`.
     pub fn describe(&self) -> String {
+        let not_modified = if self.ticket_lists_not_modified > 0 {
+            format!(" ({} list 304)", self.ticket_lists_not_modified)
+        } else {
+            String::new()
+        };
         format!(
-            "{} B, {} req, {} msg",
+            "{} B, {} req{not_modified}, {} msg",
             self.bytes, self.requests, self.messages
         )
     }

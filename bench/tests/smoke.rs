@@ -67,6 +67,14 @@ fn quick_run_produces_a_sane_report() {
     };
     let none = by(Scenario::NoChange);
     assert_eq!(none.chatsync_resync.requests, 0, "no change: zero requests");
+    // Nothing changed: every ticket list of the session (start-up and ticks) is a 304
+    // to the tag the first client stored, so none of them costs a body.
+    let session = none.chatsync_session;
+    assert!(session.ticket_lists_not_modified >= u64::from(resync.plan.ticks));
+    assert_eq!(
+        session.ticket_lists_not_modified, session.ticket_list_requests,
+        "no change: every ticket list of the session is a 304"
+    );
     assert_eq!(none.minimum.requests, 0);
     assert!(none.target_met);
     assert_eq!(by(Scenario::LostMessage).minimum.messages, 1);

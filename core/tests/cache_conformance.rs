@@ -24,6 +24,7 @@ conformance!(
     outbox_lifecycle,
     echo_reconciles_the_outbox,
     tickets_round_trip,
+    ticket_list_etag_lives_and_dies_with_the_list,
     eviction_spares_windows_and_outbox,
     clear_removes_everything,
     messages_round_trip_every_column,

@@ -153,7 +153,7 @@ fn migrates_a_seed_v1_file() {
         .unwrap()
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 3);
+    assert_eq!(version, 4);
     // Chat a: deduplicated, meta recomputed, state re-validated, backend kept.
     let a = cache.get_cached_messages("a", None).unwrap();
     let ids: Vec<&str> = a.iter().map(|m| m.id.as_str()).collect();
@@ -218,14 +218,14 @@ fn a_newer_file_is_refused_and_left_untouched() {
     drop(MessageCache::open(&path, options()).unwrap());
     {
         let conn = rusqlite::Connection::open(&path).unwrap();
-        conn.pragma_update(None, "user_version", 4).unwrap();
+        conn.pragma_update(None, "user_version", 5).unwrap();
     }
     let err = MessageCache::open(&path, options()).unwrap_err();
     assert_eq!(
         err,
         CacheError::IncompatibleVersion {
-            found: 4,
-            supported: 3
+            found: 5,
+            supported: 4
         }
     );
     assert!(err.to_string().contains("newer"), "{err}");
@@ -238,7 +238,90 @@ fn a_newer_file_is_refused_and_left_untouched() {
         .unwrap()
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
+    assert_eq!(version, 5);
+}
+
+/// Version 3 exactly: today's schema without what version 4 added (the migrations only
+/// ever add, so removing v4's additions from a fresh file gives a v3 file).
+fn make_v3_file(path: &std::path::Path) {
+    drop(MessageCache::open(path, options()).unwrap());
+    let conn = rusqlite::Connection::open(path).unwrap();
+    conn.execute_batch(
+        "DROP TABLE ticket_list_etag;
+         ALTER TABLE tickets DROP COLUMN history_epoch;
+         ALTER TABLE tickets DROP COLUMN history_previous_epoch;
+         ALTER TABLE tickets DROP COLUMN history_kept_through;
+         PRAGMA user_version = 3;",
+    )
+    .unwrap();
+}
+
+#[test]
+fn migrates_a_v3_file_to_etags_keeping_the_ticket_list() {
+    let (_dir, path) = temp();
+    make_v3_file(&path);
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute(
+            "INSERT INTO tickets (position, id, title, status, unread_count, updated_at,
+                                  last_message_json, last_message_sequence)
+             VALUES (0, 't1', 'VPN', 'open', 2, '2024-05-01T12:00:00.000Z', NULL, 12)",
+            [],
+        )
+        .unwrap();
+        conn.execute(
+            "INSERT INTO chat_sync_state (request_id, last_known_backend_seq, sync_state,
+                                          last_validated_at, history_epoch)
+             VALUES ('t1', 12, 'SYNCED', 5, 0)",
+            [],
+        )
+        .unwrap();
+    }
+    let cache = MessageCache::open(&path, options()).unwrap();
+    let version: i64 = rusqlite::Connection::open(&path)
+        .unwrap()
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
     assert_eq!(version, 4);
+    // The list is kept; it has no tag (the first refresh asks in full) and no history.
+    let tickets = cache.get_tickets().unwrap();
+    assert_eq!(tickets.len(), 1);
+    assert_eq!(
+        (tickets[0].id.as_str(), tickets[0].last_message_sequence),
+        ("t1", Some(12))
+    );
+    assert_eq!(cache.ticket_list_etag().unwrap(), None);
+    assert_eq!(
+        cache.get_sync_meta("t1").unwrap().last_known_backend_seq,
+        Some(12)
+    );
+    // The new columns and table work.
+    let mut tagged = tickets.clone();
+    tagged[0].history = Some(chatsync::HistoryEpoch {
+        epoch: 0,
+        previous_epoch: None,
+        kept_through_sequence: None,
+    });
+    cache
+        .store_ticket_list(&tagged, Some("\"abc\""), 10)
+        .unwrap();
+    assert_eq!(cache.tickets_with_etag("\"abc\"").unwrap(), Some(tagged));
+    cache.integrity_check().unwrap();
+    // The same schema as a fresh file.
+    drop(cache);
+    let (_fresh_dir, fresh) = temp();
+    drop(MessageCache::open(&fresh, options()).unwrap());
+    let schema = |p: &std::path::Path| -> Vec<String> {
+        rusqlite::Connection::open(p)
+            .unwrap()
+            .prepare("SELECT sql FROM sqlite_master WHERE sql IS NOT NULL ORDER BY name")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    };
+    assert_eq!(schema(&path), schema(&fresh));
 }
 
 fn pseudo_random_bytes(n: usize) -> Vec<u8> {

@@ -7,7 +7,7 @@ use axum::body::{Body, Bytes, HttpBody};
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Path, Query, Request, State};
-use axum::http::{HeaderMap, StatusCode, header, request::Parts};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header, request::Parts};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -19,6 +19,7 @@ use crate::config::{
     PAGE_LIMIT_RANGE,
 };
 use crate::error::{ApiError, ServerError};
+use crate::etag;
 use crate::faults::FaultController;
 use crate::hub::{self, Hub};
 use crate::stats::{EndpointKind, Stats};
@@ -335,9 +336,13 @@ pub(crate) fn check_client_temp_id(id: &str) -> Result<(), ServerError> {
     Ok(())
 }
 
+/// The ticket list with its `ETag` (a hash of exactly these body bytes, faults
+/// applied), or `304 Not Modified` with the `ETag` and no body when `If-None-Match`
+/// matches it (`docs/protocol.md` 6.1).
 async fn list_tickets(
     State(state): State<Shared>,
     Caller(user): Caller,
+    headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let mut tickets = state.blocking(move |s| s.list_tickets(&user.id)).await?;
     if state.faults.null_last_sequence() {
@@ -345,10 +350,33 @@ async fn list_tickets(
             t.last_message_sequence = None;
         }
     }
-    Ok(Json(TicketList {
+    let body = serde_json::to_vec(&TicketList {
         chat_messages: tickets,
     })
-    .into_response())
+    .map_err(|e| {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("cannot encode the ticket list: {e}"),
+        )
+    })?;
+    let tag = etag::of(&body);
+    let tag_header = HeaderValue::from_str(&tag)
+        .map_err(|_| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "unusable entity tag"))?;
+    if etag::if_none_match(&headers, &tag) {
+        Stats::add(&state.stats.ticket_lists_not_modified, 1);
+        return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, tag_header)]).into_response());
+    }
+    Ok((
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            ),
+            (header::ETAG, tag_header),
+        ],
+        body,
+    )
+        .into_response())
 }
 
 async fn get_messages(

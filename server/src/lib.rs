@@ -39,6 +39,7 @@ mod admin;
 mod cli;
 mod config;
 mod error;
+mod etag;
 mod faults;
 mod http;
 mod hub;

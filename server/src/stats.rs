@@ -62,6 +62,10 @@ impl EndpointKind {
 pub struct StatsSnapshot {
     /// `GET /api/v1/chat/requests` requests.
     pub ticket_list_requests: u64,
+    /// Of which answered `304 Not Modified` (their `If-None-Match` matched the list's
+    /// `ETag`; no body sent).
+    #[serde(default)]
+    pub ticket_lists_not_modified: u64,
     /// `GET .../messages` requests.
     pub page_requests: u64,
     /// `POST .../messages` requests.
@@ -120,6 +124,7 @@ macro_rules! counters {
 
 counters!(
     ticket_list_requests,
+    ticket_lists_not_modified,
     page_requests,
     send_requests,
     read_requests,

@@ -165,6 +165,10 @@ pub struct RecoveryReport {
     pub reason: String,
 }
 
+/// The longest ticket-list `ETag` the cache stores (and the client keeps), in bytes.
+/// Real tags are tens of bytes; anything longer is not worth a conditional request.
+pub const MAX_ETAG_BYTES: usize = 1024;
+
 /// Readers kept open for reuse by a file-backed cache.
 const MAX_IDLE_READERS: usize = 4;
 

@@ -11,8 +11,8 @@ use super::schema::runs_from_rows;
 use super::{ChatPage, MessageCache, OutboxEntry};
 use crate::runs::SeqRuns;
 use crate::types::{
-    ChatMessage, ChatSyncMeta, LastMessageInfo, MessageStatus, SeqRange, SequenceValidationResult,
-    SyncState, TicketSummary,
+    ChatMessage, ChatSyncMeta, HistoryEpoch, LastMessageInfo, MessageStatus, SeqRange,
+    SequenceValidationResult, SyncState, TicketSummary,
 };
 use crate::validate::{SeqSummary, validate};
 
@@ -370,30 +370,31 @@ impl MessageCache {
     }
 
     /// The last stored ticket list, in stored order (`history` is `None`: the driver
-    /// applies it to each chat when a list arrives, see `apply_history`).
+    /// applies it to each chat when a list arrives, see `apply_history`;
+    /// [`MessageCache::tickets_with_etag`] returns it as stored).
     pub fn get_tickets(&self) -> std::result::Result<Vec<TicketSummary>, CacheError> {
+        self.read(|conn| read_tickets(conn, false))
+    }
+
+    /// The `ETag` stored with the ticket list (protocol 6.1), if the stored list came
+    /// with one and has not been replaced or cleared since.
+    pub fn ticket_list_etag(&self) -> std::result::Result<Option<String>, CacheError> {
+        self.read(stored_etag)
+    }
+
+    /// The stored ticket list exactly as the answer that carried `etag` delivered it,
+    /// `history` included, when `etag` is still the stored tag; `None` when the stored
+    /// list has another tag or none (it was replaced or cleared). Tag and list are
+    /// read in one snapshot, so the list returned is the one that tag describes.
+    pub fn tickets_with_etag(
+        &self,
+        etag: &str,
+    ) -> std::result::Result<Option<Vec<TicketSummary>>, CacheError> {
         self.read(|conn| {
-            let mut statement = conn.prepare_cached(
-                "SELECT id, title, status, unread_count, updated_at, last_message_json,
-                        last_message_sequence FROM tickets ORDER BY position",
-            )?;
-            Ok(statement
-                .query_map([], |r| {
-                    let last_json: Option<String> = r.get(5)?;
-                    Ok(TicketSummary {
-                        id: r.get(0)?,
-                        title: r.get(1)?,
-                        status: r.get(2)?,
-                        unread_count: r.get(3)?,
-                        updated_at: r.get(4)?,
-                        last_message: last_json
-                            .and_then(|j| serde_json::from_str::<LastMessageInfo>(&j).ok()),
-                        last_message_sequence: r.get(6)?,
-                        // Applied to the chat when the list arrived, not kept with it.
-                        history: None,
-                    })
-                })?
-                .collect::<rusqlite::Result<_>>()?)
+            if stored_etag(conn)?.as_deref() != Some(etag) {
+                return Ok(None);
+            }
+            Ok(Some(read_tickets(conn, true)?))
         })
     }
 
@@ -514,4 +515,45 @@ impl MessageCache {
 /// Salvage helper: reads the sender of an outbox entry.
 pub(crate) fn salvage_sender(json: Option<String>) -> Option<crate::types::Sender> {
     parse_sender(json.as_deref())
+}
+
+/// The stored ticket-list `ETag`, if any.
+fn stored_etag(conn: &Connection) -> Result<Option<String>> {
+    Ok(conn
+        .prepare_cached("SELECT etag FROM ticket_list_etag WHERE singleton = 1")?
+        .query_row([], |r| r.get(0))
+        .optional()?)
+}
+
+/// The stored ticket rows in order, with their stored `history` when `with_history`.
+fn read_tickets(conn: &Connection, with_history: bool) -> Result<Vec<TicketSummary>> {
+    let mut statement = conn.prepare_cached(
+        "SELECT id, title, status, unread_count, updated_at, last_message_json,
+                last_message_sequence, history_epoch, history_previous_epoch,
+                history_kept_through FROM tickets ORDER BY position",
+    )?;
+    Ok(statement
+        .query_map([], |r| {
+            let last_json: Option<String> = r.get(5)?;
+            let epoch: Option<i64> = r.get(7)?;
+            Ok(TicketSummary {
+                id: r.get(0)?,
+                title: r.get(1)?,
+                status: r.get(2)?,
+                unread_count: r.get(3)?,
+                updated_at: r.get(4)?,
+                last_message: last_json
+                    .and_then(|j| serde_json::from_str::<LastMessageInfo>(&j).ok()),
+                last_message_sequence: r.get(6)?,
+                history: match epoch {
+                    Some(epoch) if with_history => Some(HistoryEpoch {
+                        epoch,
+                        previous_epoch: r.get(8)?,
+                        kept_through_sequence: r.get(9)?,
+                    }),
+                    _ => None,
+                },
+            })
+        })?
+        .collect::<rusqlite::Result<_>>()?)
 }

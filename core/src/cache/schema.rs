@@ -13,7 +13,7 @@ use crate::runs::SeqRuns;
 use crate::types::SeqRange;
 
 /// The schema version this build writes.
-pub(crate) const CURRENT_VERSION: i64 = 3;
+pub(crate) const CURRENT_VERSION: i64 = 4;
 
 /// Version 1: the seed's schema, exactly as the seed specifies it.
 pub(crate) const SCHEMA_V1: &str = "
@@ -156,6 +156,21 @@ const MIGRATION_V2_TO_V3: &str = "
 ALTER TABLE chat_sync_state ADD COLUMN history_epoch INTEGER;
 ";
 
+/// Version 4: conditional GET of the ticket list (protocol 6.1). The stored list keeps
+/// each entry's `history` as the server reported it (so a `304 Not Modified` can be
+/// answered from the stored rows exactly as the `200` was, history included), and the
+/// list's strong `ETag` lives in a one-row table written in the transaction that
+/// stores the list. An older file has no tag: its first refresh is unconditional.
+const MIGRATION_V3_TO_V4: &str = "
+ALTER TABLE tickets ADD COLUMN history_epoch INTEGER;
+ALTER TABLE tickets ADD COLUMN history_previous_epoch INTEGER;
+ALTER TABLE tickets ADD COLUMN history_kept_through INTEGER;
+CREATE TABLE ticket_list_etag (
+  singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
+  etag TEXT NOT NULL
+);
+";
+
 /// Sets the per-connection PRAGMAs of the writer (outside any transaction, as
 /// `journal_mode` requires).
 pub(crate) fn setup_writer(conn: &Connection, options: &CacheOptions, file: bool) -> Result<()> {
@@ -267,6 +282,7 @@ fn upgrade_from(conn: &Connection, version: i64) -> Result<()> {
             rebuild_all_runs(conn)
         }
         2 => Ok(conn.execute_batch(MIGRATION_V2_TO_V3)?),
+        3 => Ok(conn.execute_batch(MIGRATION_V3_TO_V4)?),
         other => Err(Failure::Cache(CacheError::Sqlite(format!(
             "no migration from schema version {other}"
         )))),

@@ -12,7 +12,9 @@ use super::rows::{
     MESSAGE_COLUMNS, MESSAGE_PLACEHOLDERS, bind_message, message_from_row, rfc3339_from_ms,
     same_content, sender_json,
 };
-use super::{EvictionLimits, EvictionReport, MessageCache, MessagesChange, OutboxEntry};
+use super::{
+    EvictionLimits, EvictionReport, MAX_ETAG_BYTES, MessageCache, MessagesChange, OutboxEntry,
+};
 use crate::history::{HistoryVerdict, judge};
 use crate::runs::SeqRuns;
 use crate::types::{ChatMessage, HistoryEpoch, MessageStatus, Sender, SyncState, TicketSummary};
@@ -703,12 +705,36 @@ impl MessageCache {
     /// Replaces the stored ticket list (order kept) and records each ticket's
     /// `last_message_sequence` in `chat_meta.latest_sequence` (a `None` keeps the previous
     /// value). Does not touch `chat_sync_state`. Duplicate ticket ids or a negative
-    /// sequence are [`CacheError::InvalidData`] (nothing written).
+    /// sequence are [`CacheError::InvalidData`] (nothing written). The list has no
+    /// `ETag`: a stored one is forgotten in the same transaction
+    /// ([`MessageCache::store_ticket_list`] with `None`).
     pub fn store_tickets(
         &self,
         tickets: &[TicketSummary],
         now_ms: i64,
     ) -> std::result::Result<(), CacheError> {
+        self.store_ticket_list(tickets, None, now_ms)
+    }
+
+    /// [`MessageCache::store_tickets`] for an answer that carried `etag` (the server's
+    /// strong entity tag, protocol 6.1), stored with each entry's `history`: the list
+    /// and its tag are written in one transaction, so a stored tag always describes
+    /// exactly the stored list. `None` forgets any stored tag. An empty or over-long
+    /// (over 1 KiB) tag is [`CacheError::InvalidData`] (nothing written).
+    pub fn store_ticket_list(
+        &self,
+        tickets: &[TicketSummary],
+        etag: Option<&str>,
+        now_ms: i64,
+    ) -> std::result::Result<(), CacheError> {
+        if let Some(tag) = etag
+            && (tag.is_empty() || tag.len() > MAX_ETAG_BYTES)
+        {
+            return Err(CacheError::InvalidData(format!(
+                "a ticket list ETag must be 1..={MAX_ETAG_BYTES} bytes, got {}",
+                tag.len()
+            )));
+        }
         let mut seen = HashSet::new();
         for ticket in tickets {
             if !seen.insert(ticket.id.as_str()) {
@@ -730,8 +756,9 @@ impl MessageCache {
             tx.execute("DELETE FROM tickets", [])?;
             let mut insert = tx.prepare_cached(
                 "INSERT INTO tickets (position, id, title, status, unread_count, updated_at,
-                                      last_message_json, last_message_sequence)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                                      last_message_json, last_message_sequence, history_epoch,
+                                      history_previous_epoch, history_kept_through)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
             )?;
             let mut meta = tx.prepare_cached(
                 "INSERT INTO chat_meta (request_id, latest_sequence, last_updated, message_count)
@@ -754,10 +781,21 @@ impl MessageCache {
                     ticket.unread_count,
                     ticket.updated_at,
                     last_json,
-                    ticket.last_message_sequence
+                    ticket.last_message_sequence,
+                    ticket.history.map(|h| h.epoch),
+                    ticket.history.and_then(|h| h.previous_epoch),
+                    ticket.history.and_then(|h| h.kept_through_sequence)
                 ])?;
                 meta.execute(params![ticket.id, ticket.last_message_sequence, now_ms])?;
             }
+            match etag {
+                Some(tag) => tx.execute(
+                    "INSERT INTO ticket_list_etag (singleton, etag) VALUES (1, ?1)
+                     ON CONFLICT(singleton) DO UPDATE SET etag = excluded.etag",
+                    params![tag],
+                )?,
+                None => tx.execute("DELETE FROM ticket_list_etag", [])?,
+            };
             Ok(())
         })
     }
@@ -958,12 +996,13 @@ impl MessageCache {
     }
 
     /// Sign-out: deletes every row of every table (messages, sync state, runs, meta,
-    /// tickets, outbox).
+    /// tickets and their `ETag`, outbox).
     pub fn clear(&self) -> std::result::Result<(), CacheError> {
         self.write(|tx| {
             tx.execute_batch(
                 "DELETE FROM outbox; DELETE FROM messages; DELETE FROM seq_runs;
-                 DELETE FROM chat_sync_state; DELETE FROM chat_meta; DELETE FROM tickets;",
+                 DELETE FROM chat_sync_state; DELETE FROM chat_meta; DELETE FROM tickets;
+                 DELETE FROM ticket_list_etag;",
             )?;
             Ok(())
         })

@@ -24,9 +24,10 @@ use crate::engine::{Command, Engine, Event, FailureKind, FetchQuery, Notificatio
 use crate::engine::{RealtimeState, TimerKey};
 use crate::history::HistoryVerdict;
 use crate::net::ApiClient;
+use crate::net::api::TicketListAnswer;
 use crate::net::realtime::{self, RealtimeEvent, RealtimeHandle};
 use crate::observe::ObserverHub;
-use crate::types::{ChatMessage, HistoryEpoch, SeqRange};
+use crate::types::{ChatMessage, HistoryEpoch, SeqRange, TicketSummary};
 use crate::wire::{PageQuery, RealtimeFrame};
 
 /// At most this many queued realtime events are handled under one lock (and their
@@ -62,6 +63,16 @@ impl Clock {
 pub(crate) struct RecordedError {
     pub serial: u64,
     pub error: ClientError,
+}
+
+/// A ticket-list answer ready to be processed: a full list to store with its tag, or
+/// the stored list a `304 Not Modified` confirmed.
+enum TicketsAnswer {
+    Full {
+        tickets: Vec<TicketSummary>,
+        etag: Option<String>,
+    },
+    Stored(Vec<TicketSummary>),
 }
 
 /// Everything behind the lock.
@@ -541,70 +552,128 @@ impl Shared {
         self.track(core, task.abort_handle());
     }
 
+    /// Requests the ticket list, conditionally when the cache holds a list with an
+    /// `ETag` (protocol 6.1), and hands the answer to [`Shared::on_tickets_answer`].
+    /// A `304` is resolved from the cache under the lock: the list stored with the tag
+    /// sent, exactly as that `200` stored it. If that list was replaced or cleared while
+    /// the request was in flight, the request is repeated without a condition.
     fn spawn_tickets(self: &Arc<Self>, core: &mut Core) {
         let shared = Arc::clone(self);
         let task = self.runtime.spawn(async move {
-            let result = shared.api.fetch_tickets().await;
-            let mut core = shared.lock();
-            if Shared::is_closed(&core) {
-                return;
-            }
-            let now = shared.clock.now_ms();
-            let (event, failure) = match result {
-                Ok(tickets) => match shared.cache.store_tickets(&tickets, now) {
-                    Ok(()) => {
-                        let histories = tickets
-                            .iter()
-                            .filter_map(|t| t.history.map(|seen| (t.id.clone(), seen)))
-                            .collect();
-                        let verdicts = shared.apply_histories(&mut core, histories);
-                        let tickets = tickets
-                            .iter()
-                            .map(|t| TicketSeq {
-                                request_id: t.id.clone(),
-                                // A stale entry's sequence belongs to an older history.
-                                last_message_sequence: t.last_message_sequence.filter(|_| {
-                                    verdicts.get(&t.id) != Some(&HistoryVerdict::Stale)
-                                }),
-                            })
-                            .collect();
-                        (
-                            Event::TicketsLoaded {
-                                tickets,
-                                now_ms: now,
-                            },
-                            None,
-                        )
-                    }
-                    Err(e) => {
-                        core.failure_details.insert(None, e.to_string());
-                        let event = Event::TicketsFailed {
-                            error: FailureKind::BadData,
-                            now_ms: now,
-                        };
-                        (event, Some(ClientError::from(e)))
-                    }
-                },
+            let mut condition = match shared.cache.ticket_list_etag() {
+                Ok(tag) => tag,
                 Err(e) => {
-                    tracing::info!("ticket list request failed: {e}");
-                    core.failure_details.insert(None, e.to_string());
-                    let event = Event::TicketsFailed {
-                        error: failure_kind(&e),
-                        now_ms: now,
-                    };
-                    (event, Some(ClientError::from(e)))
+                    tracing::warn!("cannot read the ticket list ETag; asking in full: {e}");
+                    None
                 }
             };
-            shared.handle(&mut core, event);
-            if let Some(error) = failure {
-                // Recorded for a waiting `refresh_tickets` (success is recorded when
-                // the engine announces the new list).
-                core.tickets_serial += 1;
-                core.tickets_error = Some(error);
-                shared.changed.send_modify(|generation| *generation += 1);
+            loop {
+                let result = shared.api.fetch_ticket_list(condition.as_deref()).await;
+                let mut core = shared.lock();
+                if Shared::is_closed(&core) {
+                    return;
+                }
+                let answer = match result {
+                    Ok(TicketListAnswer::Full { tickets, etag }) => {
+                        Ok(TicketsAnswer::Full { tickets, etag })
+                    }
+                    Ok(TicketListAnswer::NotModified) => {
+                        let Some(tag) = condition.take() else {
+                            // fetch_ticket_list only answers NotModified to a tag sent.
+                            continue;
+                        };
+                        match shared.cache.tickets_with_etag(&tag) {
+                            Ok(Some(tickets)) => Ok(TicketsAnswer::Stored(tickets)),
+                            Ok(None) => {
+                                tracing::info!(
+                                    "304, but the list stored with that ETag was replaced \
+                                     meanwhile; asking again in full"
+                                );
+                                continue;
+                            }
+                            Err(e) => Err(ClientError::from(e)),
+                        }
+                    }
+                    Err(e) => {
+                        tracing::info!("ticket list request failed: {e}");
+                        core.failure_details.insert(None, e.to_string());
+                        let now = shared.clock.now_ms();
+                        let event = Event::TicketsFailed {
+                            error: failure_kind(&e),
+                            now_ms: now,
+                        };
+                        shared.tickets_failed(&mut core, event, ClientError::from(e));
+                        return;
+                    }
+                };
+                shared.on_tickets_answer(&mut core, answer);
+                return;
             }
         });
         self.track(core, task.abort_handle());
+    }
+
+    /// Stores a full list with its tag (one transaction; a list without a tag forgets
+    /// the stored one), or takes the stored list a `304` confirmed, then applies the
+    /// histories and tells the engine: the same events for both, so a `304` is
+    /// processed exactly as the `200` that stored the list would be again.
+    fn on_tickets_answer(
+        self: &Arc<Self>,
+        core: &mut Core,
+        answer: Result<TicketsAnswer, ClientError>,
+    ) {
+        let now = self.clock.now_ms();
+        let stored = answer.and_then(|answer| match answer {
+            TicketsAnswer::Full { tickets, etag } => self
+                .cache
+                .store_ticket_list(&tickets, etag.as_deref(), now)
+                .map(|()| tickets)
+                .map_err(ClientError::from),
+            TicketsAnswer::Stored(tickets) => Ok(tickets),
+        });
+        let tickets = match stored {
+            Ok(tickets) => tickets,
+            Err(e) => {
+                core.failure_details.insert(None, e.to_string());
+                let event = Event::TicketsFailed {
+                    error: FailureKind::BadData,
+                    now_ms: now,
+                };
+                self.tickets_failed(core, event, e);
+                return;
+            }
+        };
+        let histories = tickets
+            .iter()
+            .filter_map(|t| t.history.map(|seen| (t.id.clone(), seen)))
+            .collect();
+        let verdicts = self.apply_histories(core, histories);
+        let tickets = tickets
+            .iter()
+            .map(|t| TicketSeq {
+                request_id: t.id.clone(),
+                // A stale entry's sequence belongs to an older history.
+                last_message_sequence: t
+                    .last_message_sequence
+                    .filter(|_| verdicts.get(&t.id) != Some(&HistoryVerdict::Stale)),
+            })
+            .collect();
+        self.handle(
+            core,
+            Event::TicketsLoaded {
+                tickets,
+                now_ms: now,
+            },
+        );
+    }
+
+    /// Reports a failed refresh to the engine and records it for a waiting
+    /// `refresh_tickets` (success is recorded when the engine announces the new list).
+    fn tickets_failed(self: &Arc<Self>, core: &mut Core, event: Event, error: ClientError) {
+        self.handle(core, event);
+        core.tickets_serial += 1;
+        core.tickets_error = Some(error);
+        self.changed.send_modify(|generation| *generation += 1);
     }
 
     // ------------------------------------------------------------------ sends

@@ -10,7 +10,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use reqwest::header::{AUTHORIZATION, HeaderValue};
+use reqwest::header::{AUTHORIZATION, ETAG, HeaderValue, IF_NONE_MATCH};
 use reqwest::{Method, StatusCode, Url};
 use serde::Serialize;
 
@@ -123,6 +123,46 @@ impl ApiError {
     }
 }
 
+/// The answer of a conditional ticket-list request ([`ApiClient::fetch_ticket_list`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TicketListAnswer {
+    /// `200`: the full, checked list, with the server's strong `ETag` when it sent a
+    /// usable one (absent, weak or malformed tags are `None`: the list is not to be
+    /// revalidated by tag).
+    Full {
+        /// The list, in server order.
+        tickets: Vec<TicketSummary>,
+        /// The list's strong entity tag, quotes included (e.g. `"3f2a..."`).
+        etag: Option<String>,
+    },
+    /// `304 Not Modified` to the tag sent: the list stored with that tag is still the
+    /// server's list. Only returned when a tag was sent and the server's `ETag` (if it
+    /// repeated one) is that tag.
+    NotModified,
+}
+
+/// A response a caller wants: status, the `ETag` header (if any) and the capped body.
+struct Answer {
+    status: StatusCode,
+    etag: Option<String>,
+    body: Vec<u8>,
+}
+
+/// The `ETag` value if it is a strong entity tag (RFC 9110 8.8.3: `"` etagc* `"`, no
+/// `W/`) of at most [`crate::cache::MAX_ETAG_BYTES`]; anything else is `None`.
+pub fn strong_etag(value: &[u8]) -> Option<String> {
+    let inner = value.strip_prefix(b"\"")?.strip_suffix(b"\"")?;
+    if value.len() > crate::cache::MAX_ETAG_BYTES
+        || inner
+            .iter()
+            .any(|&b| b <= b' ' || b == b'"' || b == 0x7f || b >= 0x80)
+    {
+        return None;
+    }
+    // ASCII only (obs-text is allowed by the RFC but not worth keeping as text).
+    String::from_utf8(value.to_vec()).ok()
+}
+
 /// Client-side counters, for the demo, tests and benchmarks.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -131,6 +171,8 @@ pub struct NetStats {
     pub http_requests: u64,
     /// Ticket list requests.
     pub ticket_list_requests: u64,
+    /// Of which answered `304 Not Modified` (the stored list was still current).
+    pub ticket_lists_not_modified: u64,
     /// Message page requests.
     pub message_page_requests: u64,
     /// Messages received in pages.
@@ -145,6 +187,7 @@ pub struct NetStats {
 struct Counters {
     http_requests: AtomicU64,
     ticket_list_requests: AtomicU64,
+    ticket_lists_not_modified: AtomicU64,
     message_page_requests: AtomicU64,
     messages_fetched: AtomicU64,
     send_requests: AtomicU64,
@@ -216,6 +259,7 @@ impl ApiClient {
         NetStats {
             http_requests: c.http_requests.load(Ordering::Relaxed),
             ticket_list_requests: c.ticket_list_requests.load(Ordering::Relaxed),
+            ticket_lists_not_modified: c.ticket_lists_not_modified.load(Ordering::Relaxed),
             message_page_requests: c.message_page_requests.load(Ordering::Relaxed),
             messages_fetched: c.messages_fetched.load(Ordering::Relaxed),
             send_requests: c.send_requests.load(Ordering::Relaxed),
@@ -257,6 +301,22 @@ impl ApiClient {
         url: Url,
         body: Option<Vec<u8>>,
     ) -> Result<(StatusCode, Vec<u8>), ApiError> {
+        self.call_conditional(method, url, body, None)
+            .await
+            .map(|answer| (answer.status, answer.body))
+    }
+
+    /// [`ApiClient::call`] with an optional `If-None-Match` value; a `304` is an answer
+    /// (empty body) exactly when one was sent. Returns the `ETag` header too.
+    async fn call_conditional(
+        &self,
+        method: Method,
+        url: Url,
+        body: Option<Vec<u8>>,
+        if_none_match: Option<&str>,
+    ) -> Result<Answer, ApiError> {
+        // A tag that is no header value is not sent (the request is then unconditional).
+        let condition = if_none_match.and_then(|tag| HeaderValue::from_str(tag).ok());
         let mut rejected = None;
         for attempt in 0..2 {
             let token = self.token(rejected.take()).await?;
@@ -273,9 +333,16 @@ impl ApiClient {
                     .header(reqwest::header::CONTENT_TYPE, "application/json")
                     .body(body.clone());
             }
+            if let Some(condition) = &condition {
+                request = request.header(IF_NONE_MATCH, condition.clone());
+            }
             self.counters.http_requests.fetch_add(1, Ordering::Relaxed);
             let response = request.send().await.map_err(map_reqwest)?;
             let status = response.status();
+            let etag = response
+                .headers()
+                .get(ETAG)
+                .and_then(|v| strong_etag(v.as_bytes()));
             let bytes = self.read_capped(response).await?;
             if status == StatusCode::UNAUTHORIZED {
                 if attempt == 0 {
@@ -287,8 +354,12 @@ impl ApiClient {
                 }
                 return Err(ApiError::Unauthorized(detail_of(&bytes)));
             }
-            if status.is_success() {
-                return Ok((status, bytes));
+            if status.is_success() || (status == StatusCode::NOT_MODIFIED && condition.is_some()) {
+                return Ok(Answer {
+                    status,
+                    etag,
+                    body: bytes,
+                });
             }
             return Err(match status.as_u16() {
                 404 => ApiError::NotFound(detail_of(&bytes)),
@@ -326,15 +397,55 @@ impl ApiClient {
         Ok(body)
     }
 
-    /// `GET /api/v1/chat/requests`: the ticket list (metadata only).
+    /// `GET /api/v1/chat/requests`: the ticket list (metadata only), unconditionally.
     pub async fn fetch_tickets(&self) -> Result<Vec<TicketSummary>, ApiError> {
-        self.counters
-            .ticket_list_requests
-            .fetch_add(1, Ordering::Relaxed);
-        let (_, body) = self
-            .call(Method::GET, self.url(&["chat", "requests"]), None)
-            .await?;
-        Ok(wire::decode_ticket_list(&body)?)
+        match self.fetch_ticket_list(None).await? {
+            TicketListAnswer::Full { tickets, .. } => Ok(tickets),
+            // Never returned without a tag sent.
+            TicketListAnswer::NotModified => Err(ApiError::Server {
+                status: 304,
+                detail: "304 Not Modified to an unconditional request".into(),
+            }),
+        }
+    }
+
+    /// `GET /api/v1/chat/requests` with `If-None-Match: <stored_etag>` when a tag is
+    /// given (protocol 6.1): the full list with its strong `ETag` (if the server sent
+    /// one), or [`TicketListAnswer::NotModified`]. A `304` whose `ETag` is not the tag
+    /// sent proves nothing about the stored list: the list is then requested once more
+    /// without a condition. Servers without tags answer `200` as always.
+    pub async fn fetch_ticket_list(
+        &self,
+        stored_etag: Option<&str>,
+    ) -> Result<TicketListAnswer, ApiError> {
+        let mut condition = stored_etag;
+        loop {
+            self.counters
+                .ticket_list_requests
+                .fetch_add(1, Ordering::Relaxed);
+            let answer = self
+                .call_conditional(
+                    Method::GET,
+                    self.url(&["chat", "requests"]),
+                    None,
+                    condition,
+                )
+                .await?;
+            if answer.status != StatusCode::NOT_MODIFIED {
+                return Ok(TicketListAnswer::Full {
+                    tickets: wire::decode_ticket_list(&answer.body)?,
+                    etag: answer.etag,
+                });
+            }
+            if answer.etag.is_none() || answer.etag.as_deref() == condition {
+                self.counters
+                    .ticket_lists_not_modified
+                    .fetch_add(1, Ordering::Relaxed);
+                return Ok(TicketListAnswer::NotModified);
+            }
+            tracing::warn!("304 to the ticket list carries another ETag; asking again in full");
+            condition = None;
+        }
     }
 
     /// `GET .../messages`: one checked page of `request_id`.

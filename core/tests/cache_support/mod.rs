@@ -888,6 +888,117 @@ pub fn tickets_round_trip(make: Make) {
     assert_eq!(fx.cache.get_tickets().unwrap(), tickets[1..].to_vec());
 }
 
+/// The ticket list's ETag (protocol 6.1) is written with the list it describes, in one
+/// transaction, and nothing else changes that list: a stored tag always names exactly
+/// the stored rows, histories included.
+pub fn ticket_list_etag_lives_and_dies_with_the_list(make: Make) {
+    let fx = make();
+    let history = |epoch: i64| HistoryEpoch {
+        epoch,
+        previous_epoch: (epoch > 0).then_some(0),
+        kept_through_sequence: (epoch > 0).then_some(3),
+    };
+    let ticket = |id: &str, seq: i64, epoch: Option<i64>| TicketSummary {
+        id: id.into(),
+        title: format!("ticket {id}"),
+        status: "open".into(),
+        unread_count: 1,
+        updated_at: "2024-05-01T12:00:00.000Z".into(),
+        last_message: Some(LastMessageInfo {
+            content: "latest".into(),
+            sender_name: None,
+            created_at: "2024-05-01T12:00:00.000Z".into(),
+            sequence_number: seq,
+        }),
+        last_message_sequence: Some(seq),
+        history: epoch.map(history),
+    };
+    assert_eq!(fx.cache.ticket_list_etag().unwrap(), None);
+    assert_eq!(fx.cache.tickets_with_etag("\"t1\"").unwrap(), None);
+    let list = vec![
+        ticket("t1", 5, Some(0)),
+        ticket("t2", 9, Some(1_700)),
+        ticket("t3", 2, None),
+    ];
+    fx.cache
+        .store_ticket_list(&list, Some("\"t1\""), 10)
+        .unwrap();
+    assert_eq!(
+        fx.cache.ticket_list_etag().unwrap().as_deref(),
+        Some("\"t1\"")
+    );
+    assert_eq!(
+        fx.cache.tickets_with_etag("\"t1\"").unwrap(),
+        Some(list.clone())
+    );
+    assert_eq!(fx.cache.tickets_with_etag("\"t2\"").unwrap(), None);
+    assert_eq!(fx.cache.tickets_with_etag("W/\"t1\"").unwrap(), None);
+    // get_tickets keeps its contract: history applied, not returned.
+    let plain: Vec<TicketSummary> = list
+        .iter()
+        .cloned()
+        .map(|t| TicketSummary { history: None, ..t })
+        .collect();
+    assert_eq!(fx.cache.get_tickets().unwrap(), plain);
+
+    // Local writes of the chats (pushes, backend sequences, sync states, rewrites,
+    // truncation) never touch the stored list: the tag still names those exact rows.
+    fx.cache.store_pushed("t1", &msgs("t1", 1..=7)).unwrap();
+    fx.cache.update_backend_sequence("t1", Some(7)).unwrap();
+    fx.cache
+        .update_sync_state("t1", SyncState::Synced, Some(20))
+        .unwrap();
+    fx.cache
+        .apply_histories(&[("t1", history(2_000)), ("t2", history(1_700))])
+        .unwrap();
+    fx.cache.truncate_above("t1", 2).unwrap();
+    assert_eq!(
+        fx.cache.tickets_with_etag("\"t1\"").unwrap(),
+        Some(list.clone())
+    );
+
+    // A list that cannot be stored leaves the old list and its tag as they were.
+    let duplicate = vec![ticket("t1", 5, None), ticket("t1", 6, None)];
+    assert!(matches!(
+        fx.cache.store_ticket_list(&duplicate, Some("\"t9\""), 11),
+        Err(CacheError::InvalidData(_))
+    ));
+    for bad in [String::new(), format!("\"{}\"", "x".repeat(2_000))] {
+        assert!(matches!(
+            fx.cache.store_ticket_list(&list, Some(&bad), 11),
+            Err(CacheError::InvalidData(_))
+        ));
+    }
+    assert_eq!(
+        fx.cache.tickets_with_etag("\"t1\"").unwrap(),
+        Some(list.clone())
+    );
+
+    // A new tagged list replaces both; a list without a tag forgets the tag.
+    let next = vec![ticket("t2", 10, Some(1_700))];
+    fx.cache
+        .store_ticket_list(&next, Some("\"t2\""), 12)
+        .unwrap();
+    assert_eq!(fx.cache.tickets_with_etag("\"t1\"").unwrap(), None);
+    assert_eq!(
+        fx.cache.tickets_with_etag("\"t2\"").unwrap(),
+        Some(next.clone())
+    );
+    fx.cache.store_tickets(&list, 13).unwrap();
+    assert_eq!(fx.cache.ticket_list_etag().unwrap(), None);
+    assert_eq!(fx.cache.tickets_with_etag("\"t2\"").unwrap(), None);
+    assert_eq!(fx.cache.get_tickets().unwrap(), plain);
+
+    // Sign-out forgets it with the list.
+    fx.cache
+        .store_ticket_list(&next, Some("\"t3\""), 14)
+        .unwrap();
+    fx.cache.clear().unwrap();
+    assert_eq!(fx.cache.ticket_list_etag().unwrap(), None);
+    assert_eq!(fx.cache.tickets_with_etag("\"t3\"").unwrap(), None);
+    fx.cache.integrity_check().unwrap();
+}
+
 pub fn eviction_spares_windows_and_outbox(make: Make) {
     let fx = make();
     // t1: history 1..=10 (cached early), window 51..=60.
