@@ -587,6 +587,13 @@ fn cases() -> Vec<Case> {
             Timeout,
         ),
         case("tickets: 200 with an empty body", Tickets, raw(""), BadData),
+        // An unexpected status like any other (retried later), never a stored list.
+        case(
+            "tickets: 304 to a request without If-None-Match",
+            Tickets,
+            status(304, "application/json", b""),
+            Server,
+        ),
         case(
             "tickets: 200 with HTML",
             Tickets,
