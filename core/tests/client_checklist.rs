@@ -215,10 +215,7 @@ async fn checklist_07_migration_bridge_phases() {
         BridgePhase::WriteBothReadSqlite,
     );
     client.open_chat(&chat).unwrap();
-    assert_eq!(
-        client.wait_until_settled(&chat, SETTLE).await,
-        SyncState::Synced
-    );
+    settle(&client, &chat).await;
     client.flush_observers();
     assert_eq!(
         phase2_legacy.get_cached_messages(&chat).unwrap().len(),

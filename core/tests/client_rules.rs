@@ -45,10 +45,7 @@ async fn backend_sequence_is_learned_from_every_source() {
     env.server.faults().drop_next_pushes(2, PushKind::Any);
     env.post_as_technician(&a, "missed").await;
     client.open_chat(&a).unwrap();
-    assert_eq!(
-        client.wait_until_settled(&a, SETTLE).await,
-        SyncState::Synced
-    );
+    settle(&client, &a).await;
     assert_eq!(
         client.get_sync_meta(&a).unwrap().last_known_backend_seq,
         Some(11)
@@ -105,10 +102,7 @@ async fn open_invalid_cache_resyncs_only_the_tail() {
     let before = client.net_stats();
     let opened = client.open_chat(&chat).unwrap();
     assert_eq!(opened.messages.len(), 30, "the cache is shown at once");
-    assert_eq!(
-        client.wait_until_settled(&chat, SETTLE).await,
-        SyncState::Synced
-    );
+    settle(&client, &chat).await;
     assert_eq!(
         fetched_since(&client, &before),
         (1, 5),
@@ -130,10 +124,7 @@ async fn empty_cache_is_an_initial_load_of_the_latest_window() {
     let (recorder, _subscription) = Recorder::attach(&client, Some(&chat));
     client.refresh_tickets().await.unwrap();
     client.open_chat(&chat).unwrap();
-    assert_eq!(
-        client.wait_until_settled(&chat, SETTLE).await,
-        SyncState::Synced
-    );
+    settle(&client, &chat).await;
     // The latest window (200 > 120: everything), never the syncing indicator.
     assert_eq!(cached_seqs(&client, &chat), one_to(120));
     client.flush_observers();
@@ -184,10 +175,7 @@ async fn resync_beyond_the_window_fetches_only_the_latest_window_and_records_the
     client.refresh_tickets().await.unwrap();
     let before = client.net_stats();
     client.open_chat(&chat).unwrap();
-    assert_eq!(
-        client.wait_until_settled(&chat, SETTLE).await,
-        SyncState::Synced
-    );
+    settle(&client, &chat).await;
     let fetched = client.net_stats().messages_fetched - before.messages_fetched;
     assert_eq!(fetched, 200, "the latest window only");
     assert_eq!(
@@ -214,11 +202,7 @@ async fn a_failed_resync_stays_out_of_sync_and_retries_with_backoff() {
         .faults()
         .fail_next_http(2, Some(EndpointKind::Messages));
     client.open_chat(&chat).unwrap();
-    assert!(
-        recorder
-            .wait_for(SETTLE, |events| has_error(events, ErrorKind::Server))
-            .await
-    );
+    recorder.wait_error(ErrorKind::Server).await;
     assert_eq!(client.sync_state(&chat), SyncState::OutOfSync);
     assert!(eventually(SETTLE, || client.sync_state(&chat) == SyncState::Synced).await);
     assert_eq!(
@@ -253,10 +237,6 @@ async fn offline_to_online_marks_unknown_refreshes_once_and_heals_open_chats() {
     let client = cached_client(&env, &a).await;
     let (recorder, _subscription) = Recorder::attach(&client, None);
     go_online(&client, &recorder, &a).await;
-    assert_eq!(
-        client.wait_until_settled(&a, SETTLE).await,
-        SyncState::Synced
-    );
     client.on_connectivity_lost();
     env.server.faults().drop_next_pushes(4, PushKind::Any);
     env.post_as_technician(&a, "while offline").await;
@@ -265,10 +245,7 @@ async fn offline_to_online_marks_unknown_refreshes_once_and_heals_open_chats() {
     let before = client.net_stats();
     recorder.clear();
     client.on_connectivity_restored();
-    assert_eq!(
-        client.wait_until_settled(&a, SETTLE).await,
-        SyncState::Synced
-    );
+    settle(&client, &a).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     let after = client.net_stats();
     assert_eq!(
@@ -325,10 +302,7 @@ async fn realtime_duplicates_change_nothing_and_reordering_is_not_loss() {
     env.post_as_technician(&chat, "late").await;
     env.post_as_technician(&chat, "early").await;
     assert!(eventually(SETTLE, || cached_seqs(&client, &chat) == one_to(13)).await);
-    assert_eq!(
-        client.wait_until_settled(&chat, SETTLE).await,
-        SyncState::Synced
-    );
+    settle(&client, &chat).await;
     assert_eq!(
         client.net_stats().message_page_requests,
         before.message_page_requests,
@@ -354,10 +328,7 @@ async fn realtime_gap_waits_for_the_grace_period_then_fetches_exactly_the_missin
     env.post_as_technician(&chat, "arrives 13").await;
     assert!(eventually(SETTLE, || client.sync_state(&chat) == SyncState::OutOfSync).await);
     assert!(eventually(SETTLE, || cached_seqs(&client, &chat) == one_to(13)).await);
-    assert_eq!(
-        client.wait_until_settled(&chat, SETTLE).await,
-        SyncState::Synced
-    );
+    settle(&client, &chat).await;
     assert_eq!(
         fetched_since(&client, &before),
         (1, 2),
@@ -383,10 +354,7 @@ async fn realtime_push_to_a_closed_chat_is_stored_and_healed_on_open() {
         "a closed chat never fetches"
     );
     client.open_chat(&b).unwrap();
-    assert_eq!(
-        client.wait_until_settled(&b, SETTLE).await,
-        SyncState::Synced
-    );
+    settle(&client, &b).await;
     assert_eq!(cached_seqs(&client, &b), one_to(12));
 }
 
@@ -406,10 +374,7 @@ async fn a_realtime_reconnect_counts_as_connectivity_restored() {
         "the socket comes back"
     );
     assert!(eventually(SETTLE, || cached_seqs(&client, &chat) == one_to(11)).await);
-    assert_eq!(
-        client.wait_until_settled(&chat, SETTLE).await,
-        SyncState::Synced
-    );
+    settle(&client, &chat).await;
     assert!(client.net_stats().ticket_list_requests > tickets_before);
 }
 
@@ -479,10 +444,7 @@ async fn outgoing_messages_are_optimistic_ordered_idempotent_and_reconciled() {
         (sent.status, sent.sequence_number),
         (MessageStatus::Sent, Some(11))
     );
-    assert_eq!(
-        client.wait_until_settled(&chat, SETTLE).await,
-        SyncState::Synced
-    );
+    settle(&client, &chat).await;
     client.flush_observers();
     let echoes_duplicated = recorder.events().iter().any(|e| matches!(e,
         SyncEvent::MessagesChanged { inserted, .. } if inserted.iter().filter(|m| m.content == "first").count() > 1));
@@ -601,10 +563,7 @@ async fn a_history_rewrite_refetches_exactly_the_rewritten_messages() {
     let before = client.net_stats();
     for (chat, last) in [(&below, 28), (&beyond, 33)] {
         client.open_chat(chat).unwrap();
-        assert_eq!(
-            client.wait_until_settled(chat, SETTLE).await,
-            SyncState::Synced
-        );
+        settle(&client, chat).await;
         assert_eq!(cached_seqs(&client, chat), one_to(last));
         for message in client.get_cached_messages(chat, None).unwrap() {
             let seq = message.sequence_number.unwrap();
@@ -649,10 +608,7 @@ async fn observers_are_ordered_off_thread_and_may_call_back_into_the_client() {
     let subscription = client.subscribe(observer, Some(chat.clone()));
     client.refresh_tickets().await.unwrap();
     client.open_chat(&chat).unwrap();
-    assert_eq!(
-        client.wait_until_settled(&chat, SETTLE).await,
-        SyncState::Synced
-    );
+    settle(&client, &chat).await;
     client.flush_observers();
     let states: Vec<SyncState> = seen.lock().unwrap().iter().map(|s| s.0).collect();
     assert_eq!(
@@ -685,11 +641,7 @@ async fn bad_server_data_is_an_error_and_never_synced() {
         .faults()
         .truncate_next_responses(1, Some(EndpointKind::Messages));
     client.open_chat(&chat).unwrap();
-    assert!(
-        recorder
-            .wait_for(SETTLE, |events| has_error(events, ErrorKind::BadData))
-            .await
-    );
+    recorder.wait_error(ErrorKind::BadData).await;
     assert_eq!(client.sync_state(&chat), SyncState::OutOfSync);
     assert_eq!(
         cached_seqs(&client, &chat),
@@ -1049,9 +1001,6 @@ async fn a_resync_backing_off_runs_again_when_connectivity_returns() {
     );
     client.on_connectivity_lost();
     client.on_connectivity_restored();
-    assert_eq!(
-        client.wait_until_settled(&chat, SETTLE).await,
-        SyncState::Synced
-    );
+    settle(&client, &chat).await;
     assert_eq!(cached_seqs(&client, &chat), one_to(11));
 }

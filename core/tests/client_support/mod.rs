@@ -214,6 +214,16 @@ impl Recorder {
             "the realtime socket connects"
         );
     }
+
+    /// Waits until the recorder saw an error of `kind` (panics after [`SETTLE`]
+    /// without one).
+    pub async fn wait_error(&self, kind: ErrorKind) {
+        assert!(
+            self.wait_for(SETTLE, |events| has_error(events, kind))
+                .await,
+            "an error of kind {kind:?} is reported"
+        );
+    }
 }
 
 /// Whether `events` report the realtime socket connected.
