@@ -298,9 +298,7 @@ pub async fn cached_chats(env: &Env, chats: &[String]) -> PathBuf {
     client.refresh_tickets().await.expect("ticket list");
     for chat in chats {
         client.open_chat(chat).expect("open");
-        let state = client
-            .wait_until_settled(chat, Duration::from_secs(10))
-            .await;
+        let state = client.wait_until_settled(chat, SETTLE).await;
         assert_eq!(state, SyncState::Synced, "the initial load syncs {chat}");
         client.close_chat(chat);
     }
