@@ -13,8 +13,6 @@ use chatsync::{SyncState, ValidationReason};
 use chatsync_server::PushKind;
 use client_support::*;
 
-const SETTLE: Duration = Duration::from_secs(10);
-
 /// 1. Backend returns `lastMessageSequence` in the ticket list.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn checklist_01_ticket_list_carries_last_message_sequence() {
@@ -43,8 +41,7 @@ async fn checklist_01_ticket_list_carries_last_message_sequence() {
 /// 2. The SQLite cache stores messages with sequence numbers (and they survive a restart).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn checklist_02_sqlite_cache_stores_messages_with_sequence_numbers() {
-    let env = Env::start(1, 12).await;
-    let chat = env.tickets().await[0].clone();
+    let (env, chat) = Env::single_chat(12).await;
     let path = cached_chat(&env, &chat).await;
     let reopened = MessageCache::open(&path, CacheOptions::default()).unwrap();
     let messages = reopened.get_cached_messages(&chat, None).unwrap();
@@ -93,11 +90,9 @@ async fn checklist_03_sync_state_is_tracked_per_chat() {
 /// 4. Sequence validation detects gaps (with the exact missing range).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn checklist_04_sequence_validation_detects_gaps() {
-    let env = Env::start(1, 10).await;
-    let chat = env.tickets().await[0].clone();
-    let path = cached_chat(&env, &chat).await;
+    let (env, chat) = Env::single_chat(10).await;
     // No realtime for this client, so the gap stays until the client validates.
-    let client = env.client_with(path, |c| c.gap_grace = Duration::from_secs(30));
+    let client = cached_client_with(&env, &chat, |c| c.gap_grace = Duration::from_secs(30)).await;
     client.open_chat(&chat).unwrap();
     env.server
         .faults()
@@ -120,10 +115,8 @@ async fn checklist_04_sequence_validation_detects_gaps() {
 /// 5. The manual resync button always runs, with the indicator on only while it does.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn checklist_05_manual_resync_button() {
-    let env = Env::start(1, 10).await;
-    let chat = env.tickets().await[0].clone();
-    let path = cached_chat(&env, &chat).await;
-    let client = env.client_at(path);
+    let (env, chat) = Env::single_chat(10).await;
+    let client = cached_client(&env, &chat).await;
     let (recorder, _subscription) = Recorder::attach(&client, Some(&chat));
     client.open_chat(&chat).unwrap();
     assert_eq!(client.sync_state(&chat), SyncState::Synced);
@@ -207,8 +200,7 @@ async fn checklist_07_migration_bridge_phases() {
             Ok(())
         }
     }
-    let env = Env::start(1, 6).await;
-    let chat = env.tickets().await[0].clone();
+    let (env, chat) = Env::single_chat(6).await;
     let client = env.client_at(env.cache_path());
     let phase3_legacy = Arc::new(Legacy::default());
     let phase2_legacy = Arc::new(Legacy::default());
@@ -223,10 +215,7 @@ async fn checklist_07_migration_bridge_phases() {
         BridgePhase::WriteBothReadSqlite,
     );
     client.open_chat(&chat).unwrap();
-    assert_eq!(
-        client.wait_until_settled(&chat, SETTLE).await,
-        SyncState::Synced
-    );
+    settle(&client, &chat).await;
     client.flush_observers();
     assert_eq!(
         phase2_legacy.get_cached_messages(&chat).unwrap().len(),
@@ -243,8 +232,7 @@ async fn checklist_07_migration_bridge_phases() {
 /// 8. Chats load instantly from the cache: `open_chat` never waits for the network.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn checklist_08_chats_load_instantly_from_cache() {
-    let env = Env::start(1, 30).await;
-    let chat = env.tickets().await[0].clone();
+    let (env, chat) = Env::single_chat(30).await;
     let path = cached_chat(&env, &chat).await;
     env.post_as_technician(&chat, "makes the cache incomplete")
         .await;
@@ -269,8 +257,7 @@ async fn checklist_08_chats_load_instantly_from_cache() {
 async fn checklist_09_no_unnecessary_sync_calls() {
     let env = Env::start(2, 25).await;
     let ids = env.tickets().await;
-    let path = cached_chat(&env, &ids[0]).await;
-    let client = env.client_at(path);
+    let client = cached_client(&env, &ids[0]).await;
     for _ in 0..5 {
         client.refresh_tickets().await.unwrap();
         client.open_chat(&ids[0]).unwrap();
@@ -290,8 +277,7 @@ async fn checklist_09_no_unnecessary_sync_calls() {
 /// 10. An immediate chat open before the metadata load does not cause a false sync.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn checklist_10_open_before_metadata_is_no_false_sync() {
-    let env = Env::start(1, 10).await;
-    let chat = env.tickets().await[0].clone();
+    let (env, chat) = Env::single_chat(10).await;
     env.server.faults().set_null_last_sequence(true);
     let path = env.cache_path();
     {

@@ -17,15 +17,9 @@ use chatsync::{
 use chatsync_server::{EndpointKind, PushKind};
 use client_support::*;
 
-const SETTLE: Duration = Duration::from_secs(10);
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn backend_sequence_is_learned_from_every_source() {
-    let env = Env::start(2, 10).await;
-    let [a, b] = [
-        env.tickets().await[0].clone(),
-        env.tickets().await[1].clone(),
-    ];
+    let (env, [a, b]) = Env::two_chats(10).await;
     let client = env.client_at(env.cache_path());
     // The ticket list.
     client.refresh_tickets().await.unwrap();
@@ -37,7 +31,7 @@ async fn backend_sequence_is_learned_from_every_source() {
     client.start();
     assert!(eventually(SETTLE, || client.net_stats().http_requests >= 2).await);
     let (recorder, _subscription) = Recorder::attach(&client, Some(&b));
-    wait_realtime(&recorder).await;
+    recorder.wait_realtime().await;
     env.post_as_technician(&b, "pushed").await;
     assert!(
         eventually(SETTLE, || client
@@ -51,10 +45,7 @@ async fn backend_sequence_is_learned_from_every_source() {
     env.server.faults().drop_next_pushes(2, PushKind::Any);
     env.post_as_technician(&a, "missed").await;
     client.open_chat(&a).unwrap();
-    assert_eq!(
-        client.wait_until_settled(&a, SETTLE).await,
-        SyncState::Synced
-    );
+    settle(&client, &a).await;
     assert_eq!(
         client.get_sync_meta(&a).unwrap().last_known_backend_seq,
         Some(11)
@@ -88,10 +79,8 @@ async fn ticket_list_is_metadata_only() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn open_valid_cache_is_synced_with_zero_fetches() {
-    let env = Env::start(1, 30).await;
-    let chat = env.tickets().await[0].clone();
-    let path = cached_chat(&env, &chat).await;
-    let client = env.client_at(path);
+    let (env, chat) = Env::single_chat(30).await;
+    let client = cached_client(&env, &chat).await;
     let opened = client.open_chat(&chat).unwrap();
     assert_eq!(opened.meta.sync_state, SyncState::Synced);
     assert_eq!(opened.messages.len(), 30);
@@ -101,8 +90,7 @@ async fn open_valid_cache_is_synced_with_zero_fetches() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn open_invalid_cache_resyncs_only_the_tail() {
-    let env = Env::start(1, 30).await;
-    let chat = env.tickets().await[0].clone();
+    let (env, chat) = Env::single_chat(30).await;
     let path = cached_chat(&env, &chat).await;
     for i in 0..5 {
         env.post_as_technician(&chat, &format!("while away {i}"))
@@ -114,19 +102,11 @@ async fn open_invalid_cache_resyncs_only_the_tail() {
     let before = client.net_stats();
     let opened = client.open_chat(&chat).unwrap();
     assert_eq!(opened.messages.len(), 30, "the cache is shown at once");
+    settle(&client, &chat).await;
     assert_eq!(
-        client.wait_until_settled(&chat, SETTLE).await,
-        SyncState::Synced
-    );
-    let after = client.net_stats();
-    assert_eq!(
-        after.message_page_requests - before.message_page_requests,
-        1
-    );
-    assert_eq!(
-        after.messages_fetched - before.messages_fetched,
-        5,
-        "exactly 31..=35"
+        fetched_since(&client, &before),
+        (1, 5),
+        "one page, exactly 31..=35"
     );
     assert_eq!(cached_seqs(&client, &chat), one_to(35));
     client.flush_observers();
@@ -139,16 +119,12 @@ async fn open_invalid_cache_resyncs_only_the_tail() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn empty_cache_is_an_initial_load_of_the_latest_window() {
-    let env = Env::start(1, 120).await;
-    let chat = env.tickets().await[0].clone();
+    let (env, chat) = Env::single_chat(120).await;
     let client = env.client_with(env.cache_path(), |c| c.page_size = 50);
     let (recorder, _subscription) = Recorder::attach(&client, Some(&chat));
     client.refresh_tickets().await.unwrap();
     client.open_chat(&chat).unwrap();
-    assert_eq!(
-        client.wait_until_settled(&chat, SETTLE).await,
-        SyncState::Synced
-    );
+    settle(&client, &chat).await;
     // The latest window (200 > 120: everything), never the syncing indicator.
     assert_eq!(cached_seqs(&client, &chat), one_to(120));
     client.flush_observers();
@@ -160,11 +136,7 @@ async fn empty_cache_is_an_initial_load_of_the_latest_window() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn resync_is_single_flight_and_scoped_to_one_chat() {
-    let env = Env::start(2, 30).await;
-    let [a, b] = [
-        env.tickets().await[0].clone(),
-        env.tickets().await[1].clone(),
-    ];
+    let (env, [a, b]) = Env::two_chats(30).await;
     let path = cached_chat(&env, &a).await;
     for i in 0..3 {
         env.post_as_technician(&a, &format!("new {i}")).await;
@@ -194,8 +166,7 @@ async fn resync_is_single_flight_and_scoped_to_one_chat() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn resync_beyond_the_window_fetches_only_the_latest_window_and_records_the_gap() {
-    let env = Env::start(1, 30).await;
-    let chat = env.tickets().await[0].clone();
+    let (env, chat) = Env::single_chat(30).await;
     let path = cached_chat(&env, &chat).await;
     for i in 0..470 {
         env.post_as_technician(&chat, &format!("burst {i}")).await;
@@ -204,10 +175,7 @@ async fn resync_beyond_the_window_fetches_only_the_latest_window_and_records_the
     client.refresh_tickets().await.unwrap();
     let before = client.net_stats();
     client.open_chat(&chat).unwrap();
-    assert_eq!(
-        client.wait_until_settled(&chat, SETTLE).await,
-        SyncState::Synced
-    );
+    settle(&client, &chat).await;
     let fetched = client.net_stats().messages_fetched - before.messages_fetched;
     assert_eq!(fetched, 200, "the latest window only");
     assert_eq!(
@@ -224,8 +192,7 @@ async fn resync_beyond_the_window_fetches_only_the_latest_window_and_records_the
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_resync_stays_out_of_sync_and_retries_with_backoff() {
-    let env = Env::start(1, 30).await;
-    let chat = env.tickets().await[0].clone();
+    let (env, chat) = Env::single_chat(30).await;
     let path = cached_chat(&env, &chat).await;
     env.post_as_technician(&chat, "new").await;
     let client = env.client_at(path);
@@ -235,17 +202,7 @@ async fn a_failed_resync_stays_out_of_sync_and_retries_with_backoff() {
         .faults()
         .fail_next_http(2, Some(EndpointKind::Messages));
     client.open_chat(&chat).unwrap();
-    assert!(
-        recorder
-            .wait_for(SETTLE, |events| events.iter().any(|e| matches!(
-                e,
-                SyncEvent::Error {
-                    kind: ErrorKind::Server,
-                    ..
-                }
-            )))
-            .await
-    );
+    recorder.wait_error(ErrorKind::Server).await;
     assert_eq!(client.sync_state(&chat), SyncState::OutOfSync);
     assert!(eventually(SETTLE, || client.sync_state(&chat) == SyncState::Synced).await);
     assert_eq!(
@@ -257,10 +214,11 @@ async fn a_failed_resync_stays_out_of_sync_and_retries_with_backoff() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn periodic_revalidation_is_metadata_only_and_heals_a_mismatch() {
-    let env = Env::start(1, 10).await;
-    let chat = env.tickets().await[0].clone();
-    let path = cached_chat(&env, &chat).await;
-    let client = env.client_with(path, |c| c.revalidate_interval = Duration::from_millis(400));
+    let (env, chat) = Env::single_chat(10).await;
+    let client = cached_client_with(&env, &chat, |c| {
+        c.revalidate_interval = Duration::from_millis(400)
+    })
+    .await;
     client.open_chat(&chat).unwrap();
     assert_eq!(client.sync_state(&chat), SyncState::Synced);
     assert!(eventually(SETTLE, || client.net_stats().ticket_list_requests >= 2).await);
@@ -275,22 +233,10 @@ async fn periodic_revalidation_is_metadata_only_and_heals_a_mismatch() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn offline_to_online_marks_unknown_refreshes_once_and_heals_open_chats() {
-    let env = Env::start(2, 10).await;
-    let [a, b] = [
-        env.tickets().await[0].clone(),
-        env.tickets().await[1].clone(),
-    ];
-    let path = cached_chat(&env, &a).await;
-    let client = env.client_at(path);
+    let (env, [a, b]) = Env::two_chats(10).await;
+    let client = cached_client(&env, &a).await;
     let (recorder, _subscription) = Recorder::attach(&client, None);
-    client.start();
-    client.open_chat(&a).unwrap();
-    wait_realtime(&recorder).await;
-    settle(&client, &a).await;
-    assert_eq!(
-        client.wait_until_settled(&a, SETTLE).await,
-        SyncState::Synced
-    );
+    go_online(&client, &recorder, &a).await;
     client.on_connectivity_lost();
     env.server.faults().drop_next_pushes(4, PushKind::Any);
     env.post_as_technician(&a, "while offline").await;
@@ -299,10 +245,7 @@ async fn offline_to_online_marks_unknown_refreshes_once_and_heals_open_chats() {
     let before = client.net_stats();
     recorder.clear();
     client.on_connectivity_restored();
-    assert_eq!(
-        client.wait_until_settled(&a, SETTLE).await,
-        SyncState::Synced
-    );
+    settle(&client, &a).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     let after = client.net_stats();
     assert_eq!(
@@ -326,15 +269,8 @@ async fn offline_to_online_marks_unknown_refreshes_once_and_heals_open_chats() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn realtime_next_sequence_appends_and_stays_synced() {
-    let env = Env::start(1, 10).await;
-    let chat = env.tickets().await[0].clone();
-    let path = cached_chat(&env, &chat).await;
-    let client = env.client_at(path);
-    let (recorder, _subscription) = Recorder::attach(&client, Some(&chat));
-    client.start();
-    client.open_chat(&chat).unwrap();
-    wait_realtime(&recorder).await;
-    settle(&client, &chat).await;
+    let (env, chat) = Env::single_chat(10).await;
+    let (client, recorder, _subscription) = synced_online_client(&env, &chat).await;
     let before = client.net_stats();
     env.post_as_technician(&chat, "hello").await;
     assert!(eventually(SETTLE, || cached_seqs(&client, &chat) == one_to(11)).await);
@@ -350,17 +286,11 @@ async fn realtime_next_sequence_appends_and_stays_synced() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn realtime_duplicates_change_nothing_and_reordering_is_not_loss() {
-    let env = Env::start(1, 10).await;
-    let chat = env.tickets().await[0].clone();
-    let path = cached_chat(&env, &chat).await;
+    let (env, chat) = Env::single_chat(10).await;
     // A generous grace period: on a loaded machine the held frame may take a while,
     // and this test is about reordering, not about the grace timer.
-    let client = env.client_with(path, |c| c.gap_grace = Duration::from_secs(3));
-    let (recorder, _subscription) = Recorder::attach(&client, Some(&chat));
-    client.start();
-    client.open_chat(&chat).unwrap();
-    wait_realtime(&recorder).await;
-    settle(&client, &chat).await;
+    let (client, _recorder, _subscription) =
+        synced_online_client_with(&env, &chat, |c| c.gap_grace = Duration::from_secs(3)).await;
     let before = client.net_stats();
     env.server
         .faults()
@@ -372,10 +302,7 @@ async fn realtime_duplicates_change_nothing_and_reordering_is_not_loss() {
     env.post_as_technician(&chat, "late").await;
     env.post_as_technician(&chat, "early").await;
     assert!(eventually(SETTLE, || cached_seqs(&client, &chat) == one_to(13)).await);
-    assert_eq!(
-        client.wait_until_settled(&chat, SETTLE).await,
-        SyncState::Synced
-    );
+    settle(&client, &chat).await;
     assert_eq!(
         client.net_stats().message_page_requests,
         before.message_page_requests,
@@ -390,15 +317,8 @@ async fn realtime_duplicates_change_nothing_and_reordering_is_not_loss() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn realtime_gap_waits_for_the_grace_period_then_fetches_exactly_the_missing_range() {
-    let env = Env::start(1, 10).await;
-    let chat = env.tickets().await[0].clone();
-    let path = cached_chat(&env, &chat).await;
-    let client = env.client_at(path);
-    let (recorder, _subscription) = Recorder::attach(&client, Some(&chat));
-    client.start();
-    client.open_chat(&chat).unwrap();
-    wait_realtime(&recorder).await;
-    settle(&client, &chat).await;
+    let (env, chat) = Env::single_chat(10).await;
+    let (client, _recorder, _subscription) = synced_online_client(&env, &chat).await;
     let before = client.net_stats();
     env.server
         .faults()
@@ -408,36 +328,20 @@ async fn realtime_gap_waits_for_the_grace_period_then_fetches_exactly_the_missin
     env.post_as_technician(&chat, "arrives 13").await;
     assert!(eventually(SETTLE, || client.sync_state(&chat) == SyncState::OutOfSync).await);
     assert!(eventually(SETTLE, || cached_seqs(&client, &chat) == one_to(13)).await);
+    settle(&client, &chat).await;
     assert_eq!(
-        client.wait_until_settled(&chat, SETTLE).await,
-        SyncState::Synced
-    );
-    let after = client.net_stats();
-    assert_eq!(
-        after.message_page_requests - before.message_page_requests,
-        1
-    );
-    assert_eq!(
-        after.messages_fetched - before.messages_fetched,
-        2,
-        "exactly 11..=12"
+        fetched_since(&client, &before),
+        (1, 2),
+        "one page, exactly 11..=12"
     );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn realtime_push_to_a_closed_chat_is_stored_and_healed_on_open() {
-    let env = Env::start(2, 10).await;
-    let [a, b] = [
-        env.tickets().await[0].clone(),
-        env.tickets().await[1].clone(),
-    ];
-    let path = cached_chat(&env, &b).await;
-    let client = env.client_at(path);
+    let (env, [a, b]) = Env::two_chats(10).await;
+    let client = cached_client(&env, &b).await;
     let (recorder, _subscription) = Recorder::attach(&client, None);
-    client.start();
-    client.open_chat(&a).unwrap();
-    wait_realtime(&recorder).await;
-    settle(&client, &a).await;
+    go_online(&client, &recorder, &a).await;
     env.server
         .faults()
         .drop_next_pushes(1, PushKind::MessageNew);
@@ -450,24 +354,14 @@ async fn realtime_push_to_a_closed_chat_is_stored_and_healed_on_open() {
         "a closed chat never fetches"
     );
     client.open_chat(&b).unwrap();
-    assert_eq!(
-        client.wait_until_settled(&b, SETTLE).await,
-        SyncState::Synced
-    );
+    settle(&client, &b).await;
     assert_eq!(cached_seqs(&client, &b), one_to(12));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_realtime_reconnect_counts_as_connectivity_restored() {
-    let env = Env::start(1, 10).await;
-    let chat = env.tickets().await[0].clone();
-    let path = cached_chat(&env, &chat).await;
-    let client = env.client_at(path);
-    let (recorder, _subscription) = Recorder::attach(&client, Some(&chat));
-    client.start();
-    client.open_chat(&chat).unwrap();
-    wait_realtime(&recorder).await;
-    settle(&client, &chat).await;
+    let (env, chat) = Env::single_chat(10).await;
+    let (client, recorder, _subscription) = synced_online_client(&env, &chat).await;
     recorder.clear();
     let tickets_before = client.net_stats().ticket_list_requests;
     env.server
@@ -476,35 +370,18 @@ async fn a_realtime_reconnect_counts_as_connectivity_restored() {
     env.post_as_technician(&chat, "lost before the drop").await;
     env.server.disconnect_all_websockets();
     assert!(
-        recorder
-            .wait_for(SETTLE, |events| events
-                .iter()
-                .filter(|e| matches!(
-                    e,
-                    SyncEvent::ConnectionChanged {
-                        realtime_connected: true,
-                        ..
-                    }
-                ))
-                .count()
-                >= 1)
-            .await,
+        recorder.wait_for(SETTLE, realtime_connected).await,
         "the socket comes back"
     );
     assert!(eventually(SETTLE, || cached_seqs(&client, &chat) == one_to(11)).await);
-    assert_eq!(
-        client.wait_until_settled(&chat, SETTLE).await,
-        SyncState::Synced
-    );
+    settle(&client, &chat).await;
     assert!(client.net_stats().ticket_list_requests > tickets_before);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_sync_indicator_is_on_only_while_a_resync_runs() {
-    let env = Env::start(1, 10).await;
-    let chat = env.tickets().await[0].clone();
-    let path = cached_chat(&env, &chat).await;
-    let client = env.client_at(path);
+    let (env, chat) = Env::single_chat(10).await;
+    let client = cached_client(&env, &chat).await;
     let (recorder, _subscription) = Recorder::attach(&client, Some(&chat));
     client.open_chat(&chat).unwrap();
     client.flush_observers();
@@ -528,15 +405,8 @@ async fn the_sync_indicator_is_on_only_while_a_resync_runs() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn outgoing_messages_are_optimistic_ordered_idempotent_and_reconciled() {
-    let env = Env::start(1, 10).await;
-    let chat = env.tickets().await[0].clone();
-    let path = cached_chat(&env, &chat).await;
-    let client = env.client_at(path);
-    let (recorder, _subscription) = Recorder::attach(&client, Some(&chat));
-    client.start();
-    client.open_chat(&chat).unwrap();
-    wait_realtime(&recorder).await;
-    settle(&client, &chat).await;
+    let (env, chat) = Env::single_chat(10).await;
+    let (client, recorder, _subscription) = synced_online_client(&env, &chat).await;
     env.server
         .faults()
         .fail_next_http(1, Some(EndpointKind::Send));
@@ -574,10 +444,7 @@ async fn outgoing_messages_are_optimistic_ordered_idempotent_and_reconciled() {
         (sent.status, sent.sequence_number),
         (MessageStatus::Sent, Some(11))
     );
-    assert_eq!(
-        client.wait_until_settled(&chat, SETTLE).await,
-        SyncState::Synced
-    );
+    settle(&client, &chat).await;
     client.flush_observers();
     let echoes_duplicated = recorder.events().iter().any(|e| matches!(e,
         SyncEvent::MessagesChanged { inserted, .. } if inserted.iter().filter(|m| m.content == "first").count() > 1));
@@ -605,8 +472,7 @@ async fn outgoing_messages_are_optimistic_ordered_idempotent_and_reconciled() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_outbox_survives_a_restart_and_is_delivered_once() {
-    let env = Env::start(1, 10).await;
-    let chat = env.tickets().await[0].clone();
+    let (env, chat) = Env::single_chat(10).await;
     let path = cached_chat(&env, &chat).await;
     let ctid;
     {
@@ -636,8 +502,7 @@ async fn the_outbox_survives_a_restart_and_is_delivered_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_send_is_visible_and_can_be_retried() {
-    let env = Env::start(1, 10).await;
-    let chat = env.tickets().await[0].clone();
+    let (env, chat) = Env::single_chat(10).await;
     let client = env.client_at(env.cache_path());
     let (recorder, _subscription) = Recorder::attach(&client, None);
     // An invisible ticket: the server answers 404, which is not worth retrying.
@@ -652,13 +517,7 @@ async fn a_failed_send_is_visible_and_can_be_retried() {
         .unwrap();
     assert_eq!(failed.status, MessageStatus::Failed);
     client.flush_observers();
-    assert!(recorder.events().iter().any(|e| matches!(
-        e,
-        SyncEvent::Error {
-            kind: ErrorKind::NotFound,
-            ..
-        }
-    )));
+    assert!(has_error(&recorder.events(), ErrorKind::NotFound));
     client.retry_send("no-such-ticket", &ctid).await.unwrap();
     let again = client
         .wait_for_send("no-such-ticket", &ctid, SETTLE)
@@ -673,10 +532,8 @@ async fn a_failed_send_is_visible_and_can_be_retried() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_server_is_authoritative_after_a_restore_and_unsent_messages_survive() {
-    let env = Env::start(1, 30).await;
-    let chat = env.tickets().await[0].clone();
-    let path = cached_chat(&env, &chat).await;
-    let client = env.client_at(path);
+    let (env, chat) = Env::single_chat(30).await;
+    let client = cached_client(&env, &chat).await;
     client.on_connectivity_lost();
     let unsent = client.send_message(&chat, "not yet sent").await.unwrap();
     env.server.restore_ticket(&chat, 20).await.unwrap();
@@ -725,10 +582,7 @@ async fn a_history_rewrite_refetches_exactly_the_rewritten_messages() {
     let before = client.net_stats();
     for (chat, last) in [(&below, 28), (&beyond, 33)] {
         client.open_chat(chat).unwrap();
-        assert_eq!(
-            client.wait_until_settled(chat, SETTLE).await,
-            SyncState::Synced
-        );
+        settle(&client, chat).await;
         assert_eq!(cached_seqs(&client, chat), one_to(last));
         for message in client.get_cached_messages(chat, None).unwrap() {
             let seq = message.sequence_number.unwrap();
@@ -740,23 +594,16 @@ async fn a_history_rewrite_refetches_exactly_the_rewritten_messages() {
             }
         }
     }
-    let after = client.net_stats();
     assert_eq!(
-        after.messages_fetched - before.messages_fetched,
-        3 + 8,
-        "exactly the messages above the kept 25"
-    );
-    assert_eq!(
-        after.message_page_requests - before.message_page_requests,
-        2,
-        "one page per chat"
+        fetched_since(&client, &before),
+        (2, 3 + 8),
+        "one page per chat, exactly the messages above the kept 25"
     );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn observers_are_ordered_off_thread_and_may_call_back_into_the_client() {
-    let env = Env::start(1, 10).await;
-    let chat = env.tickets().await[0].clone();
+    let (env, chat) = Env::single_chat(10).await;
     let client = env.client_at(env.cache_path());
     let caller = std::thread::current().id();
     let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
@@ -780,10 +627,7 @@ async fn observers_are_ordered_off_thread_and_may_call_back_into_the_client() {
     let subscription = client.subscribe(observer, Some(chat.clone()));
     client.refresh_tickets().await.unwrap();
     client.open_chat(&chat).unwrap();
-    assert_eq!(
-        client.wait_until_settled(&chat, SETTLE).await,
-        SyncState::Synced
-    );
+    settle(&client, &chat).await;
     client.flush_observers();
     let states: Vec<SyncState> = seen.lock().unwrap().iter().map(|s| s.0).collect();
     assert_eq!(
@@ -806,8 +650,7 @@ async fn observers_are_ordered_off_thread_and_may_call_back_into_the_client() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_server_data_is_an_error_and_never_synced() {
-    let env = Env::start(1, 30).await;
-    let chat = env.tickets().await[0].clone();
+    let (env, chat) = Env::single_chat(30).await;
     let path = cached_chat(&env, &chat).await;
     env.post_as_technician(&chat, "new").await;
     let client = env.client_with(path, |c| c.retry_base = Duration::from_secs(30));
@@ -817,17 +660,7 @@ async fn bad_server_data_is_an_error_and_never_synced() {
         .faults()
         .truncate_next_responses(1, Some(EndpointKind::Messages));
     client.open_chat(&chat).unwrap();
-    assert!(
-        recorder
-            .wait_for(SETTLE, |events| events.iter().any(|e| matches!(
-                e,
-                SyncEvent::Error {
-                    kind: ErrorKind::BadData,
-                    ..
-                }
-            )))
-            .await
-    );
+    recorder.wait_error(ErrorKind::BadData).await;
     assert_eq!(client.sync_state(&chat), SyncState::OutOfSync);
     assert_eq!(
         cached_seqs(&client, &chat),
@@ -889,8 +722,7 @@ async fn a_401_asks_the_token_provider_once_more_then_reports_an_auth_error() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tokens_are_never_stored_and_the_cache_file_is_owner_only() {
-    let env = Env::start(1, 10).await;
-    let chat = env.tickets().await[0].clone();
+    let (env, chat) = Env::single_chat(10).await;
     let path = cached_chat(&env, &chat).await;
     let token = env.token(REQUESTER);
     let mut bytes = std::fs::read(&path).unwrap();
@@ -913,11 +745,7 @@ async fn tokens_are_never_stored_and_the_cache_file_is_owner_only() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn background_revalidation_fetches_metadata_only() {
-    let env = Env::start(2, 10).await;
-    let [a, b] = [
-        env.tickets().await[0].clone(),
-        env.tickets().await[1].clone(),
-    ];
+    let (env, [a, b]) = Env::two_chats(10).await;
     let path = cached_chat(&env, &a).await;
     env.post_as_technician(&a, "new while in background").await;
     let client = env.client_at(path);
@@ -941,8 +769,7 @@ async fn background_revalidation_fetches_metadata_only() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sign_out_clears_the_cache_and_stops_everything() {
-    let env = Env::start(1, 10).await;
-    let chat = env.tickets().await[0].clone();
+    let (env, chat) = Env::single_chat(10).await;
     let path = cached_chat(&env, &chat).await;
     let client = env.client_at(path.clone());
     client.start();
@@ -1011,8 +838,7 @@ impl LegacyMessageCache for MemoryLegacy {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_migration_bridge_imports_once_and_mirrors_writes_in_phase_two() {
-    let env = Env::start(1, 20).await;
-    let chat = env.tickets().await[0].clone();
+    let (env, chat) = Env::single_chat(20).await;
     // An existing user's legacy cache: the first 20 messages, as the old app stored them.
     let source = env.client_at(env.cache_path());
     source.open_chat(&chat).unwrap();
@@ -1045,7 +871,7 @@ async fn the_migration_bridge_imports_once_and_mirrors_writes_in_phase_two() {
     // Phase 2 mirrors new writes into the legacy cache and reads SQLite.
     client.start();
     let (recorder, _subscription) = Recorder::attach(&client, Some(&chat));
-    wait_realtime(&recorder).await;
+    recorder.wait_realtime().await;
     env.post_as_technician(&chat, "mirrored").await;
     assert!(
         eventually(SETTLE, || legacy.get_cached_messages(&chat).unwrap().len()
@@ -1069,36 +895,9 @@ async fn the_migration_bridge_imports_once_and_mirrors_writes_in_phase_two() {
     );
 }
 
-/// Waits until the open chat settled SYNCED after the socket's connect, whose
-/// metadata refresh re-validates every chat: measuring before it lands would count
-/// the fetch that fresh metadata may legitimately start.
-async fn settle(client: &ChatSyncClient, chat: &str) {
-    assert_eq!(
-        client.wait_until_settled(chat, SETTLE).await,
-        SyncState::Synced
-    );
-}
-
-/// Waits until the recorder saw the realtime socket come up.
-async fn wait_realtime(recorder: &Recorder) {
-    assert!(
-        recorder
-            .wait_for(SETTLE, |events| events.iter().any(|e| matches!(
-                e,
-                SyncEvent::ConnectionChanged {
-                    realtime_connected: true,
-                    ..
-                }
-            )))
-            .await,
-        "the realtime socket connects"
-    );
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slow_and_oversized_answers_are_errors_and_never_synced() {
-    let env = Env::start(1, 30).await;
-    let chat = env.tickets().await[0].clone();
+    let (env, chat) = Env::single_chat(30).await;
     let path = cached_chat(&env, &chat).await;
     env.post_as_technician(&chat, "new").await;
     // An answer past the timeout.
@@ -1131,8 +930,7 @@ async fn slow_and_oversized_answers_are_errors_and_never_synced() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unusable_outgoing_messages_are_refused_before_the_outbox() {
-    let env = Env::start(1, 1).await;
-    let chat = env.tickets().await[0].clone();
+    let (env, chat) = Env::single_chat(1).await;
     let client = env.client_at(env.cache_path());
     for bad in [
         "",
@@ -1156,8 +954,7 @@ async fn unusable_outgoing_messages_are_refused_before_the_outbox() {
 /// refresh) would otherwise flip the state it just returned.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wait_until_settled_waits_for_the_connecting_socket() {
-    let env = Env::start(1, 10).await;
-    let chat = env.tickets().await[0].clone();
+    let (env, chat) = Env::single_chat(10).await;
     let path = cached_chat(&env, &chat).await;
     for launch in 0..30 {
         let client = env.client_at(path.clone());
@@ -1167,15 +964,7 @@ async fn wait_until_settled_waits_for_the_connecting_socket() {
         let state = client.wait_until_settled(&chat, SETTLE).await;
         let now = client.sync_state(&chat);
         client.flush_observers();
-        let connected = recorder.events().iter().any(|e| {
-            matches!(
-                e,
-                SyncEvent::ConnectionChanged {
-                    realtime_connected: true,
-                    ..
-                }
-            )
-        });
+        let connected = realtime_connected(&recorder.events());
         assert!(
             connected,
             "launch {launch}: returned before the socket was up"
@@ -1190,10 +979,8 @@ async fn wait_until_settled_waits_for_the_connecting_socket() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_resync_button_reports_offline_even_on_a_synced_chat() {
-    let env = Env::start(1, 5).await;
-    let chat = env.tickets().await[0].clone();
-    let path = cached_chat(&env, &chat).await;
-    let client = env.client_at(path);
+    let (env, chat) = Env::single_chat(5).await;
+    let client = cached_client(&env, &chat).await;
     client.open_chat(&chat).unwrap();
     assert_eq!(client.sync_state(&chat), SyncState::Synced);
     client.on_connectivity_lost();
@@ -1218,8 +1005,7 @@ async fn the_resync_button_reports_offline_even_on_a_synced_chat() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_resync_backing_off_runs_again_when_connectivity_returns() {
-    let env = Env::start(1, 10).await;
-    let chat = env.tickets().await[0].clone();
+    let (env, chat) = Env::single_chat(10).await;
     let path = cached_chat(&env, &chat).await;
     env.post_as_technician(&chat, "new").await;
     let client = env.client_with(path, |c| c.retry_base = Duration::from_secs(60));
@@ -1234,10 +1020,7 @@ async fn a_resync_backing_off_runs_again_when_connectivity_returns() {
     );
     client.on_connectivity_lost();
     client.on_connectivity_restored();
-    assert_eq!(
-        client.wait_until_settled(&chat, SETTLE).await,
-        SyncState::Synced
-    );
+    settle(&client, &chat).await;
     assert_eq!(cached_seqs(&client, &chat), one_to(11));
 }
 

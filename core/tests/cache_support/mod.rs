@@ -1223,6 +1223,19 @@ struct Model {
 }
 
 impl Model {
+    /// Applies to the model what the cache does on an upsert of the server messages
+    /// `batch` of chat `c` at `now`.
+    fn upsert_batch(&mut self, c: usize, batch: &[ChatMessage], now: i64) {
+        for m in batch {
+            let row = Row {
+                id: m.id.clone(),
+                content: m.content.clone(),
+                cached_at: now,
+            };
+            self.upsert(c, m.sequence_number.unwrap(), row, None);
+        }
+    }
+
     fn upsert(&mut self, c: usize, seq: i64, row: Row, ct: Option<&str>) {
         if let Some(ct) = ct {
             self.outbox.retain(|(oc, k)| !(*oc == c && k == ct));
@@ -1263,6 +1276,14 @@ fn message_for(c: usize, seq: i64, id: String, edited: bool, cached_at: i64) -> 
     m.sender = None;
     m.cached_at = cached_at;
     m
+}
+
+/// The server messages of chat `c` that the generated `items` describe, cached at `now`.
+fn batch_for(c: usize, items: &[(i64, Option<u8>, bool)], now: i64) -> Vec<ChatMessage> {
+    items
+        .iter()
+        .map(|&(seq, choice, edited)| message_for(c, seq, item_id(c, seq, choice), edited, now))
+        .collect()
 }
 
 fn item_id(c: usize, seq: i64, choice: Option<u8>) -> String {
@@ -1351,34 +1372,13 @@ fn run_ops(make: Make, ops: Vec<Op>) -> Result<(), TestCaseError> {
         let now = 10_000 + step as i64;
         match op {
             Op::Upsert(c, items) => {
-                let batch: Vec<ChatMessage> = items
-                    .iter()
-                    .map(|&(seq, choice, edited)| {
-                        message_for(c, seq, item_id(c, seq, choice), edited, now)
-                    })
-                    .collect();
+                let batch = batch_for(c, &items, now);
                 let change = cache.upsert_messages(CHATS[c], &batch).unwrap();
-                for m in &batch {
-                    model.upsert(
-                        c,
-                        m.sequence_number.unwrap(),
-                        Row {
-                            id: m.id.clone(),
-                            content: m.content.clone(),
-                            cached_at: now,
-                        },
-                        None,
-                    );
-                }
+                model.upsert_batch(c, &batch, now);
                 prop_assert_eq!(&change.summary, &model.chats[c].runs.summary());
             }
             Op::Replace(c, items) => {
-                let batch: Vec<ChatMessage> = items
-                    .iter()
-                    .map(|&(seq, choice, edited)| {
-                        message_for(c, seq, item_id(c, seq, choice), edited, now)
-                    })
-                    .collect();
+                let batch = batch_for(c, &items, now);
                 let change = cache.cache_messages(CHATS[c], &batch).unwrap();
                 let keep: std::collections::HashSet<&str> =
                     batch.iter().map(|m| m.id.as_str()).collect();
@@ -1391,18 +1391,7 @@ fn run_ops(make: Make, ops: Vec<Op>) -> Result<(), TestCaseError> {
                         .collect::<Vec<_>>(),
                     None,
                 );
-                for m in &batch {
-                    model.upsert(
-                        c,
-                        m.sequence_number.unwrap(),
-                        Row {
-                            id: m.id.clone(),
-                            content: m.content.clone(),
-                            cached_at: now,
-                        },
-                        None,
-                    );
-                }
+                model.upsert_batch(c, &batch, now);
                 let chat = &mut model.chats[c];
                 let min = chat.runs.min_seq();
                 chat.runs = SeqRuns::from_parts(chat.runs.runs().collect::<Vec<_>>(), min);

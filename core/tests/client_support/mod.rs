@@ -8,7 +8,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use chatsync::net::api::StaticToken;
+use chatsync::client::ErrorKind;
+use chatsync::net::api::{NetStats, StaticToken};
 use chatsync::observe::{Observer, Subscription};
 use chatsync::{ChatMessage, ChatSyncClient, ClientConfig, SyncEvent, SyncState};
 use chatsync_server::{RunningServer, Server, ServerConfig};
@@ -23,6 +24,9 @@ pub struct Env {
 pub const REQUESTER: &str = "requester-1";
 pub const TECHNICIAN: &str = "technician-1";
 
+/// How long a test waits for the client to settle or for an event to arrive.
+pub const SETTLE: Duration = Duration::from_secs(10);
+
 impl Env {
     /// A server with `tickets` tickets of `messages` messages each, fault injection allowed.
     pub async fn start(tickets: u32, messages: u32) -> Env {
@@ -35,6 +39,22 @@ impl Env {
             dir: tempfile::tempdir().expect("a temporary directory"),
             files: AtomicUsize::new(0),
         }
+    }
+
+    /// A server with one ticket of `messages` messages, and that ticket's id.
+    pub async fn single_chat(messages: u32) -> (Env, String) {
+        let env = Env::start(1, messages).await;
+        let chat = env.tickets().await[0].clone();
+        (env, chat)
+    }
+
+    /// A server with two tickets of `messages` messages each, and their ids in the
+    /// server's order (most recent first).
+    pub async fn two_chats(messages: u32) -> (Env, [String; 2]) {
+        let env = Env::start(2, messages).await;
+        let tickets = env.tickets().await;
+        let chats = [tickets[0].clone(), tickets[1].clone()];
+        (env, chats)
     }
 
     /// The token of a seeded user.
@@ -183,17 +203,47 @@ impl Recorder {
 
     /// Waits (polling) until `done` holds for the events, or `timeout` passes.
     pub async fn wait_for(&self, timeout: Duration, done: impl Fn(&[SyncEvent]) -> bool) -> bool {
-        let deadline = Instant::now() + timeout;
-        loop {
-            if done(&self.events.lock().unwrap()) {
-                return true;
-            }
-            if Instant::now() >= deadline {
-                return false;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        eventually(timeout, || done(&self.events.lock().unwrap())).await
     }
+
+    /// Waits until the recorder saw the realtime socket come up (panics after
+    /// [`SETTLE`] without it).
+    pub async fn wait_realtime(&self) {
+        assert!(
+            self.wait_for(SETTLE, realtime_connected).await,
+            "the realtime socket connects"
+        );
+    }
+
+    /// Waits until the recorder saw an error of `kind` (panics after [`SETTLE`]
+    /// without one).
+    pub async fn wait_error(&self, kind: ErrorKind) {
+        assert!(
+            self.wait_for(SETTLE, |events| has_error(events, kind))
+                .await,
+            "an error of kind {kind:?} is reported"
+        );
+    }
+}
+
+/// Whether `events` report the realtime socket connected.
+pub fn realtime_connected(events: &[SyncEvent]) -> bool {
+    events.iter().any(|e| {
+        matches!(
+            e,
+            SyncEvent::ConnectionChanged {
+                realtime_connected: true,
+                ..
+            }
+        )
+    })
+}
+
+/// Whether `events` hold an error of `kind`.
+pub fn has_error(events: &[SyncEvent], kind: ErrorKind) -> bool {
+    events
+        .iter()
+        .any(|e| matches!(e, SyncEvent::Error { kind: k, .. } if *k == kind))
 }
 
 /// Waits (polling) until `done()` holds or `timeout` passes; returns whether it held.
@@ -220,6 +270,16 @@ pub fn cached_seqs(client: &ChatSyncClient, chat: &str) -> Vec<i64> {
         .collect()
 }
 
+/// The message pages `client` requested and the messages it fetched since its
+/// counters read `before`.
+pub fn fetched_since(client: &ChatSyncClient, before: &NetStats) -> (u64, u64) {
+    let now = client.net_stats();
+    (
+        now.message_page_requests - before.message_page_requests,
+        now.messages_fetched - before.messages_fetched,
+    )
+}
+
 /// `1..=n`.
 pub fn one_to(n: i64) -> Vec<i64> {
     (1..=n).collect()
@@ -238,12 +298,71 @@ pub async fn cached_chats(env: &Env, chats: &[String]) -> PathBuf {
     client.refresh_tickets().await.expect("ticket list");
     for chat in chats {
         client.open_chat(chat).expect("open");
-        let state = client
-            .wait_until_settled(chat, Duration::from_secs(10))
-            .await;
+        let state = client.wait_until_settled(chat, SETTLE).await;
         assert_eq!(state, SyncState::Synced, "the initial load syncs {chat}");
         client.close_chat(chat);
     }
     drop(client);
     path
+}
+
+/// Waits until `chat` settled SYNCED (panics otherwise). After `start()` this also
+/// waits out the socket's connect, whose metadata refresh re-validates every chat:
+/// measuring before it lands would count the fetch that fresh metadata may
+/// legitimately start.
+pub async fn settle(client: &ChatSyncClient, chat: &str) {
+    assert_eq!(
+        client.wait_until_settled(chat, SETTLE).await,
+        SyncState::Synced
+    );
+}
+
+/// Starts `client` (realtime on) and opens `chat`; `recorder` must already be
+/// subscribed to events that include the connection's. On return the realtime
+/// socket is connected and `chat` is open and settled SYNCED.
+pub async fn go_online(client: &ChatSyncClient, recorder: &Recorder, chat: &str) {
+    client.start();
+    client.open_chat(chat).expect("open");
+    recorder.wait_realtime().await;
+    settle(client, chat).await;
+}
+
+/// A new client over a cache file that already holds `chat` fully loaded (like an
+/// app relaunched after using it), with the test settings; not started (no
+/// socket) and no chat open.
+pub async fn cached_client(env: &Env, chat: &str) -> Arc<ChatSyncClient> {
+    cached_client_with(env, chat, |_| {}).await
+}
+
+/// [`cached_client`] with adjusted settings.
+pub async fn cached_client_with(
+    env: &Env,
+    chat: &str,
+    adjust: impl FnOnce(&mut ClientConfig),
+) -> Arc<ChatSyncClient> {
+    let path = cached_chat(env, chat).await;
+    env.client_with(path, adjust)
+}
+
+/// A client over a cache that already held `chat`, with a recorder subscribed to
+/// `chat`'s events (the returned subscription keeps it subscribed: hold it).
+/// On return the client is started, the realtime socket is connected and `chat`
+/// is open and settled SYNCED.
+pub async fn synced_online_client(
+    env: &Env,
+    chat: &str,
+) -> (Arc<ChatSyncClient>, Arc<Recorder>, Subscription) {
+    synced_online_client_with(env, chat, |_| {}).await
+}
+
+/// [`synced_online_client`] with adjusted settings.
+pub async fn synced_online_client_with(
+    env: &Env,
+    chat: &str,
+    adjust: impl FnOnce(&mut ClientConfig),
+) -> (Arc<ChatSyncClient>, Arc<Recorder>, Subscription) {
+    let client = cached_client_with(env, chat, adjust).await;
+    let (recorder, subscription) = Recorder::attach(&client, Some(chat));
+    go_online(&client, &recorder, chat).await;
+    (client, recorder, subscription)
 }

@@ -52,6 +52,20 @@ impl Harness {
         ))
         .expect("sign in")
     }
+
+    /// Subscribes a channel to `chat`'s events (every event with `None`), as the
+    /// webview would; returns the subscription id and the frames' JSON.
+    fn subscribe(&self, chat: Option<&str>) -> (u32, mpsc::Receiver<Value>) {
+        let (channel, rx) = json_channel();
+        let id = self
+            .block_on(commands::subscribe(
+                self.state(),
+                chat.map(str::to_string),
+                channel,
+            ))
+            .expect("subscribe");
+        (id, rx)
+    }
 }
 
 /// A loopback URL nothing listens on: every request fails fast with a network error.
@@ -78,6 +92,15 @@ fn json_channel() -> (Channel<SyncEventView>, mpsc::Receiver<Value>) {
 fn next_event(rx: &mpsc::Receiver<Value>) -> Value {
     rx.recv_timeout(Duration::from_secs(10))
         .expect("an event within 10 s")
+}
+
+/// The messages a `messagesChanged` frame lists under `lists` ("inserted",
+/// "updated"), list by list in order; panics if one of them is not an array.
+fn frame_messages<'a>(frame: &'a Value, lists: &[&str]) -> Vec<&'a Value> {
+    lists
+        .iter()
+        .flat_map(|list| frame[*list].as_array().expect("a message list"))
+        .collect()
 }
 
 fn error_json(error: &Error) -> Value {
@@ -194,10 +217,7 @@ fn network_failures_surface_as_network_errors() {
 fn subscriptions_deliver_a_camel_case_snapshot_then_stop_after_unsubscribe() {
     let h = Harness::new();
     h.sign_in(&closed_port_url());
-    let (channel, rx) = json_channel();
-    let id = h
-        .block_on(commands::subscribe(h.state(), Some("t1".into()), channel))
-        .expect("subscribe");
+    let (id, rx) = h.subscribe(Some("t1"));
     assert_eq!(h.state().subscription_count(), 1);
     let snapshot: Vec<Value> = (0..3).map(|_| next_event(&rx)).collect();
     let find = |kind: &str| {
@@ -234,9 +254,7 @@ fn subscriptions_deliver_a_camel_case_snapshot_then_stop_after_unsubscribe() {
 fn a_message_sent_offline_is_pending_cached_and_reported_then_sign_out_clears_it() {
     let h = Harness::new();
     h.sign_in(&closed_port_url());
-    let (channel, rx) = json_channel();
-    h.block_on(commands::subscribe(h.state(), Some("t1".into()), channel))
-        .expect("subscribe");
+    let (_, rx) = h.subscribe(Some("t1"));
 
     let pending = h
         .block_on(commands::send_message(
@@ -260,12 +278,7 @@ fn a_message_sent_offline_is_pending_cached_and_reported_then_sign_out_clears_it
         }
     };
     assert_eq!(inserted["requestId"], "t1");
-    let listed: Vec<&Value> = inserted["inserted"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .chain(inserted["updated"].as_array().unwrap())
-        .collect();
+    let listed = frame_messages(&inserted, &["inserted", "updated"]);
     assert!(
         listed.iter().any(|m| m["content"] == "Hello?"),
         "{inserted}"
@@ -338,9 +351,7 @@ fn legacy_messages_are_imported_skipped_or_rejected() {
 fn lifecycle_and_connectivity_commands_reach_the_core() {
     let h = Harness::new();
     h.sign_in(&closed_port_url());
-    let (channel, rx) = json_channel();
-    h.block_on(commands::subscribe(h.state(), None, channel))
-        .expect("subscribe");
+    let (_, rx) = h.subscribe(None);
     h.block_on(commands::connectivity_changed(h.state(), false))
         .unwrap();
     let offline = loop {
@@ -457,6 +468,25 @@ mod with_server {
             }
         }
 
+        /// A server with one ticket of `messages` messages, signed in; and the ticket.
+        fn single(messages: u32) -> (Live, String) {
+            let live = Live::start(1, messages);
+            let ticket = live.tickets[0].clone();
+            (live, ticket)
+        }
+
+        /// Subscribes a channel to `ticket`'s events; returns the frames' JSON.
+        fn subscribe(&self, ticket: &str) -> mpsc::Receiver<Value> {
+            self.h.subscribe(Some(ticket)).1
+        }
+
+        /// Opens `ticket`, waits until its initial load settled SYNCED, then
+        /// subscribes a channel to it (its first frames are the snapshot).
+        fn open_synced_subscribed(&self, ticket: &str) -> mpsc::Receiver<Value> {
+            self.open_settled(ticket);
+            self.subscribe(ticket)
+        }
+
         fn technician_says(&self, ticket: &str, content: &str) -> i64 {
             let posted = self
                 .h
@@ -559,16 +589,8 @@ mod with_server {
 
     #[test]
     fn open_loads_once_then_reopens_from_the_cache_with_no_fetch() {
-        let live = Live::start(1, 20);
-        let ticket = live.tickets[0].clone();
-        let (channel, rx) = json_channel();
-        live.h
-            .block_on(commands::subscribe(
-                live.h.state(),
-                Some(ticket.clone()),
-                channel,
-            ))
-            .expect("subscribe");
+        let (live, ticket) = Live::single(20);
+        let rx = live.subscribe(&ticket);
         live.open_settled(&ticket);
         assert_eq!(live.contents(&ticket).len(), 20);
         let loaded: usize = events_until(&rx, |e| {
@@ -576,7 +598,7 @@ mod with_server {
         })
         .iter()
         .filter(|e| e["type"] == "messagesChanged")
-        .map(|e| e["inserted"].as_array().unwrap().len())
+        .map(|e| frame_messages(e, &["inserted"]).len())
         .sum();
         assert_eq!(loaded, 20, "the initial load reached the channel");
 
@@ -599,25 +621,14 @@ mod with_server {
 
     #[test]
     fn a_push_appears_and_a_lost_push_heals_with_syncing_only_during_the_resync() {
-        let live = Live::start(1, 5);
-        let ticket = live.tickets[0].clone();
-        live.open_settled(&ticket);
-        let (channel, rx) = json_channel();
-        live.h
-            .block_on(commands::subscribe(
-                live.h.state(),
-                Some(ticket.clone()),
-                channel,
-            ))
-            .expect("subscribe");
+        let (live, ticket) = Live::single(5);
+        let rx = live.open_synced_subscribed(&ticket);
         wait_realtime(&rx);
 
         live.technician_says(&ticket, "pushed");
         let seen = events_until(&rx, |e| {
             e["type"] == "messagesChanged"
-                && e["inserted"]
-                    .as_array()
-                    .unwrap()
+                && frame_messages(e, &["inserted"])
                     .iter()
                     .any(|m| m["content"] == "pushed")
         });
@@ -657,17 +668,8 @@ mod with_server {
 
     #[test]
     fn manual_resync_runs_and_reports_syncing() {
-        let live = Live::start(1, 5);
-        let ticket = live.tickets[0].clone();
-        live.open_settled(&ticket);
-        let (channel, rx) = json_channel();
-        live.h
-            .block_on(commands::subscribe(
-                live.h.state(),
-                Some(ticket.clone()),
-                channel,
-            ))
-            .expect("subscribe");
+        let (live, ticket) = Live::single(5);
+        let rx = live.open_synced_subscribed(&ticket);
         let pages = live.server.stats().page_requests;
         let meta = live
             .h
@@ -693,17 +695,8 @@ mod with_server {
 
     #[test]
     fn a_sent_message_goes_from_pending_to_the_servers_copy() {
-        let live = Live::start(1, 3);
-        let ticket = live.tickets[0].clone();
-        live.open_settled(&ticket);
-        let (channel, rx) = json_channel();
-        live.h
-            .block_on(commands::subscribe(
-                live.h.state(),
-                Some(ticket.clone()),
-                channel,
-            ))
-            .expect("subscribe");
+        let (live, ticket) = Live::single(3);
+        let rx = live.open_synced_subscribed(&ticket);
         let pending = live
             .h
             .block_on(commands::send_message(
@@ -716,19 +709,13 @@ mod with_server {
         let client_temp_id = pending.client_temp_id.clone().unwrap();
         let seen = events_until(&rx, |e| {
             e["type"] == "messagesChanged"
-                && e["inserted"]
-                    .as_array()
-                    .unwrap()
+                && frame_messages(e, &["inserted", "updated"])
                     .iter()
-                    .chain(e["updated"].as_array().unwrap())
                     .any(|m| m["clientTempId"] == client_temp_id.as_str() && m["status"] == "sent")
         });
         let last = seen.last().unwrap();
-        let sent = last["inserted"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .chain(last["updated"].as_array().unwrap())
+        let sent = frame_messages(last, &["inserted", "updated"])
+            .into_iter()
             .find(|m| m["clientTempId"] == client_temp_id.as_str())
             .unwrap();
         assert_eq!(sent["sequenceNumber"], 4);
@@ -745,8 +732,7 @@ mod with_server {
 
     #[test]
     fn imported_legacy_history_is_kept_and_validated_like_a_page() {
-        let live = Live::start(1, 3);
-        let ticket = live.tickets[0].clone();
+        let (live, ticket) = Live::single(3);
         // The legacy cache of an old install: the server's first three messages.
         let legacy: Vec<MessageView> = (1..=3)
             .map(|seq| message(&ticket, Some(seq), &format!("legacy {seq}")))
