@@ -1026,27 +1026,20 @@ async fn a_resync_backing_off_runs_again_when_connectivity_returns() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_launch_makes_one_ticket_list_request_once_the_socket_is_up() {
-    let env = Env::start(2, 10).await;
-    let chat = env.tickets().await[0].clone();
-    let path = cached_chat(&env, &chat).await;
+    let (env, chat) = Env::single_chat(10).await;
+    let client = cached_client(&env, &chat).await;
     let missed = env
         .post_as_technician(&chat, "sent while the app was closed")
         .await;
     let served_before = env.server.stats().ticket_list_requests;
-    let client = env.client_at(path);
     let (recorder, _subscription) = Recorder::attach(&client, Some(&chat));
-    client.start();
-    client.open_chat(&chat).unwrap();
-    wait_realtime(&recorder).await;
+    go_online(&client, &recorder, &chat).await;
     assert!(
         eventually(SETTLE, || cached_seqs(&client, &chat).last()
             == Some(&missed))
         .await
     );
-    assert_eq!(
-        client.wait_until_settled(&chat, SETTLE).await,
-        SyncState::Synced
-    );
+    settle(&client, &chat).await;
     let stats = client.net_stats();
     assert_eq!(
         (stats.ticket_list_requests, stats.message_page_requests),
