@@ -116,6 +116,9 @@ impl KotlinInputs {
                 return Err(missing(file));
             }
         }
+        if let Some(stale) = crate::stale_ffi_build(&self.library) {
+            return Err(format!("not measured: {stale} (run {BUILD_COMMAND})"));
+        }
         let classpath = std::fs::read_to_string(&self.classpath_file)
             .map_err(|e| format!("not measured: {}: {e}", self.classpath_file.display()))?;
         let classpath = classpath.trim().to_string();

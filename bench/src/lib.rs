@@ -395,3 +395,70 @@ pub fn target_dir() -> PathBuf {
         .map(PathBuf::from)
         .unwrap_or_else(|| workspace_root().join("target"))
 }
+
+/// The sources the FFI library is built from, relative to the workspace root.
+const FFI_SOURCES: [&str; 5] = [
+    "core/src",
+    "bindings/src",
+    "core/Cargo.toml",
+    "bindings/Cargo.toml",
+    "Cargo.lock",
+];
+
+/// Why the built FFI library `artifact` cannot stand for this tree: `Some` when a source
+/// it is built from (`core/src`, `bindings/src`, their manifests, `Cargo.lock`) was
+/// modified after it (a build of another commit or checkout, e.g. left in a shared
+/// target directory). A figure measured on such a build would belong to other code.
+pub fn stale_ffi_build(artifact: &Path) -> Option<String> {
+    let built = std::fs::metadata(artifact)
+        .and_then(|m| m.modified())
+        .ok()?;
+    let root = workspace_root();
+    let newer = FFI_SOURCES
+        .iter()
+        .filter_map(|source| newest_file(&root.join(source)))
+        .filter(|(modified, _)| *modified > built)
+        .max()?;
+    Some(format!(
+        "{} predates {} (a build of other sources)",
+        artifact.display(),
+        newer.1.display()
+    ))
+}
+
+/// The most recently modified file at or below `path`, with its time.
+fn newest_file(path: &Path) -> Option<(std::time::SystemTime, PathBuf)> {
+    let meta = std::fs::metadata(path).ok()?;
+    if !meta.is_dir() {
+        return Some((meta.modified().ok()?, path.to_path_buf()));
+    }
+    std::fs::read_dir(path)
+        .ok()?
+        .filter_map(|entry| newest_file(&entry.ok()?.path()))
+        .max()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, SystemTime};
+
+    use super::stale_ffi_build;
+
+    fn library_built_at(dir: &tempfile::TempDir, at: SystemTime) -> std::path::PathBuf {
+        let path = dir.path().join("libchatsync_ffi.so");
+        let file = std::fs::File::create(&path).unwrap();
+        file.set_modified(at).unwrap();
+        path
+    }
+
+    #[test]
+    fn a_library_older_than_the_sources_is_stale_and_a_newer_one_is_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let old = library_built_at(&dir, SystemTime::UNIX_EPOCH + Duration::from_secs(1));
+        let reason = stale_ffi_build(&old).expect("older than every source");
+        assert!(reason.contains("predates"), "{reason}");
+        let fresh = library_built_at(&dir, SystemTime::now() + Duration::from_secs(3600));
+        assert_eq!(stale_ffi_build(&fresh), None);
+        assert_eq!(stale_ffi_build(&dir.path().join("absent.so")), None);
+    }
+}

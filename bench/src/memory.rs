@@ -192,7 +192,18 @@ pub fn ffi_library() -> FfiLibrary {
     // The shipped form first (bindings/scripts/size.sh: already stripped), then
     // builds whose copy is stripped here.
     let shipped = target.join("bindings-release").join(&file_name);
-    if let Ok(meta) = std::fs::metadata(&shipped) {
+    // A build of other sources (left in a shared target directory) is not this tree's size.
+    let mut stale = None;
+    let mut current = |file: &Path| match crate::stale_ffi_build(file) {
+        Some(reason) => {
+            stale.get_or_insert(reason);
+            false
+        }
+        None => true,
+    };
+    if let Ok(meta) = std::fs::metadata(&shipped)
+        && current(&shipped)
+    {
         return FfiLibrary {
             status: "measured".into(),
             path: Some(shipped.display().to_string()),
@@ -212,6 +223,9 @@ pub fn ffi_library() -> FfiLibrary {
         let Ok(meta) = std::fs::metadata(&file) else {
             continue;
         };
+        if !current(&file) {
+            continue;
+        }
         let stripped = strip_size(&file);
         return FfiLibrary {
             status: "measured".into(),
@@ -230,10 +244,13 @@ pub fn ffi_library() -> FfiLibrary {
         path: Some(shipped.display().to_string()),
         bytes: None,
         stripped_bytes: None,
-        note: format!(
-            "build it first: bindings/scripts/size.sh (crate {})",
-            dir.display()
-        ),
+        note: match stale {
+            Some(reason) => format!("{reason}; rebuild it: bindings/scripts/size.sh"),
+            None => format!(
+                "build it first: bindings/scripts/size.sh (crate {})",
+                dir.display()
+            ),
+        },
     }
 }
 

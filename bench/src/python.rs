@@ -82,6 +82,11 @@ fn inputs() -> Result<(PathBuf, PathBuf), String> {
             ));
         }
     }
+    if let Some(stale) = crate::stale_ffi_build(&library) {
+        return Err(format!(
+            "not measured: {stale} (run bindings/scripts/generate.sh --release)"
+        ));
+    }
     Ok((module, library))
 }
 

@@ -84,8 +84,8 @@ fn missing_inputs_are_reported_as_not_measured() {
     assert!(reason.contains("bench/scripts/kotlin.sh"), "{reason}");
 }
 
-/// The built inputs, or `None` (with the reason on stderr) when they are not built and
-/// not required.
+/// The built inputs, or `None` (with the reason on stderr) when they are not built (or
+/// built from other sources) and not required.
 fn built_inputs() -> Option<KotlinInputs> {
     let inputs = KotlinInputs::default_paths();
     let missing: Vec<&Path> = [&inputs.classpath_file, &inputs.library]
@@ -93,17 +93,21 @@ fn built_inputs() -> Option<KotlinInputs> {
         .map(|p| p.as_path())
         .filter(|p| !p.is_file())
         .collect();
-    if missing.is_empty() {
+    let unusable = if !missing.is_empty() {
+        format!("{missing:?} missing")
+    } else if let Some(stale) = chatsync_bench::stale_ffi_build(&inputs.library) {
+        stale
+    } else {
         return Some(inputs);
-    }
+    };
     let required = std::env::var_os("CHATSYNC_BENCH_REQUIRE_KOTLIN").is_some_and(|v| v == "1");
     assert!(
         !required,
-        "CHATSYNC_BENCH_REQUIRE_KOTLIN=1 but {missing:?} are missing (run {})",
+        "CHATSYNC_BENCH_REQUIRE_KOTLIN=1 but {unusable} (run {})",
         kotlin::BUILD_COMMAND
     );
     eprintln!(
-        "the real Kotlin run is not tested: {missing:?} missing (run {})",
+        "the real Kotlin run is not tested: {unusable} (run {})",
         kotlin::BUILD_COMMAND
     );
     None
