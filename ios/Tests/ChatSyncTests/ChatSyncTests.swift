@@ -57,11 +57,13 @@ struct Env {
     /// until it is SYNCED.
     func openSynced(_ chat: String) async throws {
         let connection = chatSync.connectionChanges()
-        let states = chatSync.syncStates(for: chat)
         chatSync.start()
         _ = try chatSync.openChat(chat)
-        _ = try await collect(states, "\(chat) SYNCED") { $0 == .synced }
         _ = try await collect(connection, "the realtime socket") { $0.realtimeConnected }
+        // The socket's arrival counts as connectivity restored (every chat UNKNOWN until
+        // the fresh ticket list): SYNCED is awaited after it, from a new subscription.
+        let states = chatSync.syncStates(for: chat)
+        _ = try await collect(states, "\(chat) SYNCED") { $0 == .synced }
     }
 }
 
