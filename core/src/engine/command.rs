@@ -35,6 +35,9 @@ pub enum TimerKey {
     TicketsRetry,
     /// Reconnect the realtime socket.
     RealtimeReconnect,
+    /// A start or restoration waited long enough for the socket: refresh the ticket
+    /// list without it.
+    SocketWait,
 }
 
 impl fmt::Display for TimerKey {
@@ -46,6 +49,7 @@ impl fmt::Display for TimerKey {
             TimerKey::SendRetry(id) => write!(f, "send-retry {id}"),
             TimerKey::TicketsRetry => write!(f, "tickets-retry"),
             TimerKey::RealtimeReconnect => write!(f, "realtime-reconnect"),
+            TimerKey::SocketWait => write!(f, "socket-wait"),
         }
     }
 }

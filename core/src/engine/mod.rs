@@ -97,6 +97,10 @@ use chat::{Chat, Forced, InFlight, Outgoing, Purpose, Run, RunKind, Windowed};
 use crate::types::{MessageStatus, SeqRange, SequenceValidationResult, SyncState};
 use crate::validate::{SeqSummary, validate};
 
+/// How long a start or a restoration holds the ticket-list refresh back for a
+/// connecting socket (whose arrival refreshes it anyway) before refreshing without it.
+pub const SOCKET_WAIT_MS: i64 = 2_000;
+
 /// The realtime socket as the engine tracks it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum RealtimeState {
@@ -258,7 +262,7 @@ impl Engine {
         self.epoch += 1;
         let now = event.now_ms();
         match event {
-            Event::Started { .. } => self.on_started(),
+            Event::Started { now_ms } => self.on_started(now_ms),
             Event::TicketsLoaded { tickets, .. } => self.on_tickets(tickets, now),
             Event::TicketsFailed { error, .. } => self.on_tickets_failed(error, now),
             Event::ChatOpened {
@@ -371,6 +375,7 @@ impl Engine {
             Event::RealtimeConnected { .. } => {
                 self.realtime = RealtimeState::Connected;
                 self.refresh_after_connect = false;
+                self.cancel_timer(TimerKey::SocketWait);
                 self.realtime_attempt = 0;
                 self.online = true;
                 self.cancel_timer(TimerKey::RealtimeReconnect);
@@ -533,16 +538,24 @@ impl Engine {
 
     // ----------------------------------------------------------------- lifecycle
 
-    fn on_started(&mut self) {
+    fn on_started(&mut self, now: i64) {
         self.started = true;
         self.connect_realtime_if_down();
         if self.realtime == RealtimeState::Connecting {
             // The socket's arrival refreshes the list anyway (metadata must postdate it),
             // so the launch costs one ticket request, issued once the socket is up or failed.
-            self.refresh_after_connect = true;
+            self.refresh_when_socket_settles(now);
         } else {
             self.request_tickets(false);
         }
+    }
+
+    /// The ticket list is refreshed when the connecting socket is up or has failed, or
+    /// after [`SOCKET_WAIT_MS`] if it does neither (a proxy that swallows WebSocket
+    /// upgrades must not hold the list back for the whole connect timeout).
+    fn refresh_when_socket_settles(&mut self, now: i64) {
+        self.refresh_after_connect = true;
+        self.schedule(TimerKey::SocketWait, now + SOCKET_WAIT_MS);
     }
 
     fn connect_realtime_if_down(&mut self) {
@@ -555,6 +568,7 @@ impl Engine {
 
     fn on_realtime_down(&mut self, now: i64) {
         self.realtime = RealtimeState::Disconnected;
+        self.cancel_timer(TimerKey::SocketWait);
         if std::mem::take(&mut self.refresh_after_connect) {
             self.request_tickets(true);
         }
@@ -602,7 +616,7 @@ impl Engine {
         if self.realtime == RealtimeState::Connecting {
             // The socket is coming back: refresh once it is up (or has failed), so the
             // metadata postdates every push the socket missed, and is fetched once.
-            self.refresh_after_connect = true;
+            self.refresh_when_socket_settles(now);
         } else {
             self.request_tickets(true);
         }
@@ -1389,6 +1403,12 @@ impl Engine {
             TimerKey::SendRetry(id) => self.pump_outbox(&id),
             TimerKey::TicketsRetry => self.request_tickets(true),
             TimerKey::RealtimeReconnect => self.connect_realtime_if_down(),
+            TimerKey::SocketWait => {
+                // Still connecting: refresh now; its arrival refreshes once more.
+                if std::mem::take(&mut self.refresh_after_connect) {
+                    self.request_tickets(true);
+                }
+            }
         }
     }
 }
