@@ -132,8 +132,6 @@ pub struct Engine {
     auth_blocked: bool,
     realtime: RealtimeState,
     realtime_attempt: u32,
-    /// The start or a restoration is waiting for the socket before refreshing the ticket list.
-    refresh_after_connect: bool,
     /// Engine epoch of the last restoration (connectivity, socket, credentials).
     restored_epoch: u64,
     tickets: TicketsFetch,
@@ -157,7 +155,6 @@ impl Engine {
             auth_blocked: false,
             realtime: RealtimeState::Disconnected,
             realtime_attempt: 0,
-            refresh_after_connect: false,
             restored_epoch: 0,
             tickets: TicketsFetch::default(),
             timers: BTreeMap::new(),
@@ -374,7 +371,6 @@ impl Engine {
             }
             Event::RealtimeConnected { .. } => {
                 self.realtime = RealtimeState::Connected;
-                self.refresh_after_connect = false;
                 self.cancel_timer(TimerKey::SocketWait);
                 self.realtime_attempt = 0;
                 self.online = true;
@@ -437,10 +433,13 @@ impl Engine {
         self.emit(Command::ScheduleTimer { key, at_ms });
     }
 
-    fn cancel_timer(&mut self, key: TimerKey) {
-        if self.timers.remove(&key).is_some() {
+    /// Cancels `key`; true if it was pending.
+    fn cancel_timer(&mut self, key: TimerKey) -> bool {
+        let pending = self.timers.remove(&key).is_some();
+        if pending {
             self.emit(Command::CancelTimer { key });
         }
+        pending
     }
 
     fn has_timer(&self, key: &TimerKey) -> bool {
@@ -552,9 +551,9 @@ impl Engine {
 
     /// The ticket list is refreshed when the connecting socket is up or has failed, or
     /// after [`SOCKET_WAIT_MS`] if it does neither (a proxy that swallows WebSocket
-    /// upgrades must not hold the list back for the whole connect timeout).
+    /// upgrades must not hold the list back for the whole connect timeout). While the
+    /// `SocketWait` timer is pending, the refresh is owed to the socket's outcome.
     fn refresh_when_socket_settles(&mut self, now: i64) {
-        self.refresh_after_connect = true;
         self.schedule(TimerKey::SocketWait, now + SOCKET_WAIT_MS);
     }
 
@@ -568,8 +567,7 @@ impl Engine {
 
     fn on_realtime_down(&mut self, now: i64) {
         self.realtime = RealtimeState::Disconnected;
-        self.cancel_timer(TimerKey::SocketWait);
-        if std::mem::take(&mut self.refresh_after_connect) {
+        if self.cancel_timer(TimerKey::SocketWait) {
             self.request_tickets(true);
         }
         if !(self.started && self.can_network()) {
@@ -660,7 +658,7 @@ impl Engine {
             self.tickets.again |= fresh;
             return;
         }
-        if !fresh && self.refresh_after_connect && self.realtime == RealtimeState::Connecting {
+        if !fresh && self.has_timer(&TimerKey::SocketWait) {
             return; // the socket's arrival (or failure) requests it
         }
         if !fresh && self.has_timer(&TimerKey::TicketsRetry) {
@@ -1403,12 +1401,8 @@ impl Engine {
             TimerKey::SendRetry(id) => self.pump_outbox(&id),
             TimerKey::TicketsRetry => self.request_tickets(true),
             TimerKey::RealtimeReconnect => self.connect_realtime_if_down(),
-            TimerKey::SocketWait => {
-                // Still connecting: refresh now; its arrival refreshes once more.
-                if std::mem::take(&mut self.refresh_after_connect) {
-                    self.request_tickets(true);
-                }
-            }
+            // Still connecting: refresh now; its arrival refreshes once more.
+            TimerKey::SocketWait => self.request_tickets(true),
         }
     }
 }
