@@ -225,14 +225,7 @@ pub fn parse(
     chats: &[(String, i64)],
     iterations: usize,
 ) -> Result<KotlinRun, String> {
-    let value: serde_json::Value = serde_json::from_slice(stdout)
-        .map_err(|e| format!("failed: the Kotlin output is not JSON: {e}"))?;
-    if value["requests"].as_u64() != Some(0) {
-        return Err(format!(
-            "failed: opening from Kotlin made {} requests",
-            value["requests"]
-        ));
-    }
+    let value = crate::offline_opens_output(stdout, "Kotlin")?;
     let durations = |v: &serde_json::Value| -> Option<Vec<Duration>> {
         v.as_array()?
             .iter()

@@ -396,6 +396,23 @@ pub fn target_dir() -> PathBuf {
         .unwrap_or_else(|| workspace_root().join("target"))
 }
 
+/// The JSON a bindings program (`language`: Kotlin, Python) printed after timing its
+/// opens, once checked that the opens made no request (they read the cache only).
+pub(crate) fn offline_opens_output(
+    stdout: &[u8],
+    language: &str,
+) -> Result<serde_json::Value, String> {
+    let value: serde_json::Value = serde_json::from_slice(stdout)
+        .map_err(|e| format!("failed: the {language} output is not JSON: {e}"))?;
+    if value["requests"].as_u64() != Some(0) {
+        return Err(format!(
+            "failed: opening from {language} made {} requests",
+            value["requests"]
+        ));
+    }
+    Ok(value)
+}
+
 /// The sources the FFI library is built from, relative to the workspace root.
 const FFI_SOURCES: [&str; 5] = [
     "core/src",

@@ -127,14 +127,7 @@ pub fn run(
 }
 
 fn parse(stdout: &[u8], chats: &[(String, i64)]) -> Result<Vec<PythonRow>, String> {
-    let value: serde_json::Value = serde_json::from_slice(stdout)
-        .map_err(|e| format!("failed: the Python output is not JSON: {e}"))?;
-    if value["requests"].as_u64() != Some(0) {
-        return Err(format!(
-            "failed: opening from Python made {} requests",
-            value["requests"]
-        ));
-    }
+    let value = crate::offline_opens_output(stdout, "Python")?;
     let durations = |v: &serde_json::Value| -> Vec<Duration> {
         v.as_array()
             .map(|a| {

@@ -18,6 +18,14 @@ fn temp() -> (tempfile::TempDir, PathBuf) {
     (dir, path)
 }
 
+/// The file's `PRAGMA user_version`, read through a connection of its own.
+fn user_version(path: &Path) -> i64 {
+    rusqlite::Connection::open(path)
+        .unwrap()
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap()
+}
+
 fn sidecar(path: &Path, suffix: &str) -> PathBuf {
     PathBuf::from(format!("{}{suffix}", path.display()))
 }
@@ -149,11 +157,7 @@ fn migrates_a_seed_v1_file() {
             .unwrap();
     }
     let cache = MessageCache::open(&path, options()).unwrap();
-    let version: i64 = rusqlite::Connection::open(&path)
-        .unwrap()
-        .query_row("PRAGMA user_version", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(version, 4);
+    assert_eq!(user_version(&path), 4);
     // Chat a: deduplicated, meta recomputed, state re-validated, backend kept.
     let a = cache.get_cached_messages("a", None).unwrap();
     let ids: Vec<&str> = a.iter().map(|m| m.id.as_str()).collect();
@@ -234,16 +238,12 @@ fn a_newer_file_is_refused_and_left_untouched() {
         err
     );
     assert!(path.exists());
-    let version: i64 = rusqlite::Connection::open(&path)
-        .unwrap()
-        .query_row("PRAGMA user_version", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(version, 5);
+    assert_eq!(user_version(&path), 5);
 }
 
 /// Version 3 exactly: today's schema without what version 4 added (the migrations only
 /// ever add, so removing v4's additions from a fresh file gives a v3 file).
-fn make_v3_file(path: &std::path::Path) {
+fn make_v3_file(path: &Path) {
     drop(MessageCache::open(path, options()).unwrap());
     let conn = rusqlite::Connection::open(path).unwrap();
     conn.execute_batch(
@@ -278,11 +278,7 @@ fn migrates_a_v3_file_to_etags_keeping_the_ticket_list() {
         .unwrap();
     }
     let cache = MessageCache::open(&path, options()).unwrap();
-    let version: i64 = rusqlite::Connection::open(&path)
-        .unwrap()
-        .query_row("PRAGMA user_version", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(version, 4);
+    assert_eq!(user_version(&path), 4);
     // The list is kept; it has no tag (the first refresh asks in full) and no history.
     let tickets = cache.get_tickets().unwrap();
     assert_eq!(tickets.len(), 1);

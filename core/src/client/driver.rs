@@ -484,6 +484,17 @@ impl Shared {
                 return;
             }
             let now = shared.clock.now_ms();
+            // Every failure leaves its detail for a waiting caller, then tells the engine.
+            let failed = |core: &mut Core, request_id: String, error, detail: String| {
+                core.failure_details
+                    .insert(Some(request_id.clone()), detail);
+                Event::FetchFailed {
+                    request_id,
+                    fetch_id,
+                    error,
+                    now_ms: now,
+                }
+            };
             let verdict = match &result {
                 Ok(page) => page
                     .history
@@ -494,14 +505,7 @@ impl Shared {
                 Ok(_) if verdict == Some(HistoryVerdict::Stale) => {
                     let detail = "the page predates a history rewrite already applied";
                     tracing::info!(chat = %request_id, "{detail}; not stored");
-                    core.failure_details
-                        .insert(Some(request_id.clone()), detail.to_string());
-                    Event::FetchFailed {
-                        request_id,
-                        fetch_id,
-                        error: FailureKind::BadData,
-                        now_ms: now,
-                    }
+                    failed(&mut core, request_id, FailureKind::BadData, detail.into())
                 }
                 Ok(page) => match shared.cache.upsert_messages(&request_id, &page.messages) {
                     Ok(change) => {
@@ -524,27 +528,12 @@ impl Shared {
                     }
                     Err(e) => {
                         tracing::warn!(chat = %request_id, "page not stored: {e}");
-                        core.failure_details
-                            .insert(Some(request_id.clone()), e.to_string());
-                        Event::FetchFailed {
-                            request_id,
-                            fetch_id,
-                            error: FailureKind::BadData,
-                            now_ms: now,
-                        }
+                        failed(&mut core, request_id, FailureKind::BadData, e.to_string())
                     }
                 },
                 Err(e) => {
                     tracing::info!(chat = %request_id, "message page request failed: {e}");
-                    let error = failure_kind(&e);
-                    core.failure_details
-                        .insert(Some(request_id.clone()), e.to_string());
-                    Event::FetchFailed {
-                        request_id,
-                        fetch_id,
-                        error,
-                        now_ms: now,
-                    }
+                    failed(&mut core, request_id, failure_kind(&e), e.to_string())
                 }
             };
             shared.handle(&mut core, event);
